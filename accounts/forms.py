@@ -1,0 +1,177 @@
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
+from django.utils.timesince import timeuntil
+
+from . import audit
+from .lockout import locked_until
+from .models import Organization, Role, User
+from .permissions import MODULES
+from .services import can_grant
+
+
+class LoginForm(AuthenticationForm):
+    """Django's sign-in form (fields `username`, `password`) with brute-force protection."""
+
+    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
+
+    def clean(self):
+        email = (self.cleaned_data.get("username") or "").strip().lower()
+        ip = audit.client_ip(self.request)
+        reopens = locked_until(email, ip) if email else None
+        if reopens is not None:
+            audit.record("auth.lockout", request=self.request, actor=None, target=email)
+            raise forms.ValidationError(
+                "Too many failed sign-in attempts. Sign-in is blocked for this account or address; "
+                f"try again in {timeuntil(reopens, timezone.now())}, or reset your password.",
+                code="locked_out",
+            )
+        return super().clean()
+
+
+class PasswordPairMixin:
+    """Two password fields checked against each other and Django's password validators."""
+
+    def clean_password2(self):
+        first, second = self.cleaned_data.get("password1"), self.cleaned_data.get("password2")
+        if first and second and first != second:
+            raise forms.ValidationError("The two passwords do not match.")
+        password_validation.validate_password(second, self.password_user())
+        return second
+
+    def password_user(self):
+        return None
+
+
+def password_fields():
+    return (
+        forms.CharField(
+            label="Password",
+            widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+            help_text=password_validation.password_validators_help_text_html(),
+        ),
+        forms.CharField(label="Confirm password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})),
+    )
+
+
+class SignUpForm(PasswordPairMixin, forms.Form):
+    name = forms.CharField(max_length=150, label="Your name")
+    email = forms.EmailField(label="Email")
+    organization = forms.CharField(max_length=100, label="Organization name", help_text="Your company or team.")
+    password1, password2 = password_fields()
+
+    def clean_email(self):
+        email = User.objects.normalize_email(self.cleaned_data["email"])
+        if User.objects.filter(email=email).exists():
+            raise forms.ValidationError("An account with this email exists already. Sign in instead.")
+        return email
+
+    def password_user(self):
+        return User(email=self.cleaned_data.get("email", ""), name=self.cleaned_data.get("name", ""))
+
+
+class AcceptInvitationForm(PasswordPairMixin, forms.Form):
+    name = forms.CharField(max_length=150, label="Your name")
+    password1, password2 = password_fields()
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def password_user(self):
+        return User(email=self.email, name=self.cleaned_data.get("name", ""))
+
+
+class OrganizationForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ["name"]
+        labels = {"name": "Organization name"}
+
+
+class GrantableRoleField(forms.ModelChoiceField):
+    def label_from_instance(self, role):
+        return role.name
+
+
+def grantable_roles(actor):
+    """The organization's roles that `actor` may hand out."""
+    roles = Role.objects.filter(organization=actor.organization).prefetch_related("projects")
+    return Role.objects.filter(pk__in=[role.pk for role in roles if can_grant(actor, role)])
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(help_text="The invitation link is valid for 7 days and works once.")
+    role = GrantableRoleField(queryset=Role.objects.none(), empty_label=None)
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].queryset = grantable_roles(actor)
+
+
+class MemberRoleForm(forms.Form):
+    role = GrantableRoleField(queryset=Role.objects.none(), empty_label=None)
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].queryset = grantable_roles(actor)
+
+
+class RoleForm(forms.Form):
+    """A custom role: one radio group per module and a data scope, like the "Add Team" dialog."""
+
+    name = forms.CharField(max_length=60)
+    all_projects = forms.TypedChoiceField(
+        label="Data scope",
+        choices=[("1", "All projects"), ("0", "Selected projects")],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+        initial="1",
+    )
+    projects = forms.ModelMultipleChoiceField(
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text='Only used with the data scope "Selected projects".',
+    )
+
+    def __init__(self, *args, organization, role=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organization, self.role = organization, role
+        for module in MODULES:
+            self.fields[f"level_{module.key}"] = forms.ChoiceField(
+                label=module.label,
+                choices=[(level, level.capitalize()) for level in module.levels],
+                widget=forms.RadioSelect,
+                initial="none",
+                help_text=module.help,
+            )
+        # Reverse relation from projects.Project.roles: accounts does not import projects.
+        self.fields["projects"].queryset = organization.projects.order_by("name")
+        if role is not None:
+            self.initial.update(name=role.name, all_projects="1" if role.all_projects else "0")
+            self.initial["projects"] = list(role.projects.all())
+            for module in MODULES:
+                self.initial[f"level_{module.key}"] = role.level(module.key)
+
+    def level_fields(self):
+        return [self[f"level_{module.key}"] for module in MODULES]
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        clash = Role.objects.filter(organization=self.organization, name__iexact=name)
+        if self.role is not None:
+            clash = clash.exclude(pk=self.role.pk)
+        if clash.exists():
+            raise forms.ValidationError("A role with this name exists already.")
+        return name
+
+    def clean(self):
+        data = super().clean()
+        if data.get("all_projects") is False and not data.get("projects"):
+            self.add_error("projects", 'Select at least one project, or choose "All projects".')
+        return data
+
+    def levels(self) -> dict[str, str]:
+        return {module.key: self.cleaned_data[f"level_{module.key}"] for module in MODULES}

@@ -1,0 +1,28 @@
+"""Brute-force protection for sign-in, counted from the audit log's failed sign-ins.
+
+After LOGIN_FAILURE_LIMIT failures for one account or one IP address within LOGIN_FAILURE_WINDOW,
+further attempts are refused without checking the password until the oldest failure leaves the window.
+Refused attempts are audited as lockouts and do not extend the window.
+"""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import AuditEntry
+
+
+def locked_until(email: str, ip: str | None) -> datetime | None:
+    """When sign-in opens again for this email or IP address, or None if it is open now."""
+    window, limit = settings.LOGIN_FAILURE_WINDOW, settings.LOGIN_FAILURE_LIMIT
+    recent = AuditEntry.objects.filter(action="auth.login_failed", created_at__gt=timezone.now() - window)
+    candidates = [recent.filter(target=email.strip().lower())]
+    if ip:
+        candidates.append(recent.filter(ip_address=ip))
+    reopen_times = []
+    for failures in candidates:
+        times = list(failures.order_by("-created_at").values_list("created_at", flat=True)[:limit])
+        if len(times) >= limit:
+            reopen_times.append(times[-1] + window)
+    return max(reopen_times, default=None)

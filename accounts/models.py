@@ -1,0 +1,258 @@
+import hashlib
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from .permissions import MODULES, MODULES_BY_KEY, full_levels
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def normalize_email(self, email):
+        return (email or "").strip().lower()
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=self.normalize_email(username))
+
+    def create_user(self, email, password=None, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person. The email address is the login; the same person may belong to several organizations."""
+
+    email = models.EmailField("email address", unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    is_staff = models.BooleanField(default=False, help_text="May sign in to the Django admin at /admin/.")
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = User.objects.normalize_email(self.email)
+
+    def get_full_name(self) -> str:
+        return self.name or self.email
+
+    def get_short_name(self) -> str:
+        return self.name or self.email
+
+
+class Organization(models.Model):
+    """The company account: it owns projects, members, roles, credentials, usage and bills."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=60, unique=True)
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="owned_organizations")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.Model):
+    """A set of module levels plus a project scope. Agora calls roles "teams"."""
+
+    organization_path = "organization"  # see accounts.access.restrict
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="roles")
+    name = models.CharField(max_length=60)
+    builtin_key = models.CharField(max_length=40, blank=True, help_text="Set for built-in roles, which cannot change.")
+    description = models.CharField(max_length=200, blank=True)
+    levels = models.JSONField(default=dict)
+    all_projects = models.BooleanField(
+        default=True, help_text="Members with this role see every project; otherwise only the selected ones."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-builtin_key", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="role_name_unique_in_org"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_builtin(self) -> bool:
+        return bool(self.builtin_key)
+
+    def level(self, module: str) -> str:
+        return self.levels.get(module, "none")
+
+    def rank(self, module: str) -> int:
+        return MODULES_BY_KEY[module].rank(self.level(module))
+
+    def module_levels(self) -> list[tuple[str, str]]:
+        """(module label, level) for display, in module order."""
+        levels = full_levels(self.levels)
+        return [(module.label, levels[module.key]) for module in MODULES]
+
+    def clean(self) -> None:
+        for key, level in self.levels.items():
+            module = MODULES_BY_KEY.get(key)
+            if module is None or level not in module.levels:
+                raise ValidationError(f"Unknown level {level!r} for module {key!r}.")
+
+
+class Membership(models.Model):
+    """A user's place in an organization, through one role."""
+
+    organization_path = "organization"  # see accounts.access.restrict
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="memberships")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization__name", "user__email"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="one_membership_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization} as {self.role}"
+
+    @property
+    def is_owner(self) -> bool:
+        return self.organization.owner_id == self.user_id
+
+    def can(self, module: str, level: str = "view") -> bool:
+        """True when this member's role holds at least `level` in `module`."""
+        return self.role.rank(module) >= MODULES_BY_KEY[module].rank(level)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status=Invitation.Status.PENDING, expires_at__gt=timezone.now())
+
+
+class Invitation(models.Model):
+    """An invitation to join an organization with a role. Only a hash of the link's token is stored."""
+
+    organization_path = "organization"  # see accounts.access.restrict
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="invitations")
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.organization}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == self.Status.PENDING and self.expires_at > timezone.now()
+
+    @property
+    def email_has_account(self) -> bool:
+        return User.objects.filter(email=self.email).exists()
+
+    @property
+    def display_status(self) -> str:
+        if self.status == self.Status.PENDING and self.expires_at <= timezone.now():
+            return self.Status.EXPIRED.label
+        return self.get_status_display()
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Audit entries are append-only.")
+
+    def delete(self):
+        raise PermissionError("Audit entries are append-only.")
+
+
+class AuditEntry(models.Model):
+    """One security-relevant action. Append-only: saving an existing entry or deleting one raises."""
+
+    organization_path = "organization"  # see accounts.access.restrict
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_email = models.CharField(max_length=254, blank=True, help_text="Kept when the user is deleted.")
+    action = models.CharField(max_length=60, db_index=True)
+    target = models.CharField(max_length=255, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["action", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit entries are append-only.")

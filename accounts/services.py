@@ -1,0 +1,327 @@
+"""State changes for accounts, organizations, roles, members and invitations.
+
+One function per use case; each runs in one transaction and writes its audit entry. Pages, the API and
+commands call these; views only parse input and render. Rule violations raise `RuleViolation` with a
+message meant for the person who tried.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from . import audit
+from .models import Invitation, Membership, Organization, Role, User, hash_token
+from .permissions import ADMIN, BUILTIN_ROLES, MODULES
+
+
+class RuleViolation(Exception):
+    """An action that the console's rules refuse; the message explains why."""
+
+
+# Organizations ----------------------------------------------------------------------------------
+
+
+def unique_org_slug(name: str) -> str:
+    base = slugify(name)[:50] or "org"
+    slug, n = base, 1
+    while Organization.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def ensure_builtin_roles(organization: Organization) -> dict[str, Role]:
+    """Create any missing built-in role and bring existing ones to their declared levels."""
+    roles = {}
+    for builtin in BUILTIN_ROLES:
+        role, _ = Role.objects.update_or_create(
+            organization=organization,
+            builtin_key=builtin.key,
+            defaults={
+                "name": builtin.name,
+                "description": builtin.description,
+                "levels": builtin.levels,
+                "all_projects": True,
+            },
+        )
+        roles[builtin.key] = role
+    return roles
+
+
+@transaction.atomic
+def create_organization(owner: User, name: str, *, request=None) -> Organization:
+    """A new organization with its built-in roles and `owner` as its first Admin."""
+    organization = Organization.objects.create(name=name, slug=unique_org_slug(name), owner=owner)
+    roles = ensure_builtin_roles(organization)
+    Membership.objects.create(user=owner, organization=organization, role=roles[ADMIN])
+    audit.record("org.created", request=request, actor=owner, organization=organization, target=name)
+    return organization
+
+
+@transaction.atomic
+def sign_up(email: str, password: str, name: str, organization_name: str, *, request=None) -> User:
+    user = User.objects.create_user(email, password, name=name)
+    create_organization(user, organization_name, request=request)
+    return user
+
+
+@transaction.atomic
+def update_organization(actor: Membership, name: str, *, request=None) -> Organization:
+    organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
+    old_name = organization.name
+    organization.name = name
+    organization.save(update_fields=["name"])
+    audit.record(
+        "org.updated", request=request, organization=organization, target=name, name={"old": old_name, "new": name}
+    )
+    return organization
+
+
+# Roles ------------------------------------------------------------------------------------------
+
+
+def can_grant(actor: Membership, role: Role) -> bool:
+    """Nobody can hand out more than they hold: every level, and the project scope."""
+    if any(role.rank(m.key) > actor.role.rank(m.key) for m in MODULES):
+        return False
+    if actor.role.all_projects:
+        return True
+    if role.all_projects:
+        return False
+    return set(role.projects.values_list("pk", flat=True)) <= set(actor.role.projects.values_list("pk", flat=True))
+
+
+def _check_grantable(actor: Membership, role: Role) -> None:
+    if not can_grant(actor, role):
+        raise RuleViolation(f"You cannot grant the role {role.name}: it holds more than your own role.")
+
+
+def _set_role_fields(role: Role, name: str, levels: dict[str, str], all_projects: bool, projects) -> None:
+    role.name = name
+    role.levels = {key: level for key, level in levels.items() if level != "none"}
+    role.all_projects = all_projects
+    role.full_clean()
+    role.save()
+    role.projects.set([] if all_projects else projects)
+
+
+@transaction.atomic
+def create_role(actor: Membership, *, name, levels, all_projects=True, projects=(), request=None) -> Role:
+    role = Role(organization=actor.organization)
+    _set_role_fields(role, name, levels, all_projects, projects)
+    _check_grantable(actor, role)
+    audit.record("role.created", request=request, organization=actor.organization, target=name, levels=role.levels)
+    return role
+
+
+@transaction.atomic
+def update_role(actor: Membership, role: Role, *, name, levels, all_projects=True, projects=(), request=None) -> Role:
+    role = Role.objects.select_for_update().get(pk=role.pk)
+    if role.is_builtin:
+        raise RuleViolation("Built-in roles cannot be changed.")
+    _check_grantable(actor, role)
+    old = {"name": role.name, "levels": role.levels, "all_projects": role.all_projects}
+    _set_role_fields(role, name, levels, all_projects, projects)
+    _check_grantable(actor, role)
+    new = {"name": role.name, "levels": role.levels, "all_projects": role.all_projects}
+    audit.record("role.updated", request=request, organization=actor.organization, target=name, old=old, new=new)
+    return role
+
+
+@transaction.atomic
+def delete_role(actor: Membership, role: Role, *, request=None) -> None:
+    role = Role.objects.select_for_update().get(pk=role.pk)
+    if role.is_builtin:
+        raise RuleViolation("Built-in roles cannot be deleted.")
+    if role.memberships.exists() or role.invitations.filter(status=Invitation.Status.PENDING).exists():
+        raise RuleViolation(f"The role {role.name} is in use by members or pending invitations; reassign them first.")
+    role.invitations.all().delete()
+    name = role.name
+    role.delete()
+    audit.record("role.deleted", request=request, organization=actor.organization, target=name)
+
+
+# Members ----------------------------------------------------------------------------------------
+
+
+def _admin_count(organization_id: int) -> int:
+    return Membership.objects.filter(organization_id=organization_id, role__builtin_key=ADMIN).count()
+
+
+@transaction.atomic
+def change_member_role(actor: Membership, member: Membership, role: Role, *, request=None) -> Membership:
+    # Lock the organization's memberships so two demotions cannot both pass the last-admin check.
+    list(Membership.objects.select_for_update().filter(organization_id=member.organization_id))
+    member = Membership.objects.select_related("role", "user").get(pk=member.pk)
+    if role.organization_id != member.organization_id:
+        raise RuleViolation("That role belongs to another organization.")
+    _check_grantable(actor, role)
+    _check_grantable(actor, member.role)
+    is_demotion = member.role.builtin_key == ADMIN and role.builtin_key != ADMIN
+    if is_demotion and _admin_count(member.organization_id) <= 1:
+        raise RuleViolation("The organization needs at least one Admin; make someone else Admin first.")
+    old_role = member.role.name
+    member.role = role
+    member.save(update_fields=["role"])
+    audit.record(
+        "member.role_changed",
+        request=request,
+        organization=member.organization,
+        target=member.user.email,
+        old_role=old_role,
+        new_role=role.name,
+    )
+    return member
+
+
+@transaction.atomic
+def remove_member(actor: Membership, member: Membership, *, request=None) -> None:
+    list(Membership.objects.select_for_update().filter(organization_id=member.organization_id))
+    member = Membership.objects.select_related("role", "user", "organization").get(pk=member.pk)
+    if member.is_owner:
+        raise RuleViolation("The owner of the organization cannot be removed.")
+    _check_grantable(actor, member.role)
+    if member.role.builtin_key == ADMIN and _admin_count(member.organization_id) <= 1:
+        raise RuleViolation("The organization needs at least one Admin; make someone else Admin first.")
+    email = member.user.email
+    member.delete()
+    audit.record("member.removed", request=request, organization=member.organization, target=email)
+
+
+# Invitations ------------------------------------------------------------------------------------
+
+
+def _new_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def _send_invitation_mail(invitation: Invitation, token: str, request=None) -> None:
+    path = reverse("accept_invitation", args=[token])
+    link = request.build_absolute_uri(path) if request is not None else path
+    context = {"invitation": invitation, "link": link, "validity_days": settings.INVITATION_VALIDITY.days}
+    send_mail(
+        subject=f"You are invited to {invitation.organization.name} on Console",
+        message=render_to_string("accounts/email/invitation.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+@transaction.atomic
+def invite(actor: Membership, email: str, role: Role, *, request=None) -> Invitation:
+    email = User.objects.normalize_email(email)
+    organization = actor.organization
+    if role.organization_id != organization.pk:
+        raise RuleViolation("That role belongs to another organization.")
+    _check_grantable(actor, role)
+    if Membership.objects.filter(organization=organization, user__email=email).exists():
+        raise RuleViolation(f"{email} is already a member of {organization.name}.")
+    if Invitation.objects.pending().filter(organization=organization, email=email).exists():
+        raise RuleViolation(f"{email} already has a pending invitation; resend it instead.")
+    token, token_hash = _new_token()
+    now = timezone.now()
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=email,
+        role=role,
+        invited_by=actor.user,
+        token_hash=token_hash,
+        created_at=now,
+        sent_at=now,
+        expires_at=now + settings.INVITATION_VALIDITY,
+    )
+    _send_invitation_mail(invitation, token, request)
+    audit.record("invitation.sent", request=request, organization=organization, target=email, role=role.name)
+    return invitation
+
+
+@transaction.atomic
+def resend_invitation(actor: Membership, invitation: Invitation, *, request=None) -> Invitation:
+    """A fresh link with a fresh 7-day validity; the previous link stops working."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status not in (Invitation.Status.PENDING, Invitation.Status.EXPIRED):
+        raise RuleViolation(f"This invitation was {invitation.get_status_display().lower()} and cannot be resent.")
+    _check_grantable(actor, invitation.role)
+    token, invitation.token_hash = _new_token()
+    invitation.sent_at = timezone.now()
+    invitation.expires_at = invitation.sent_at + settings.INVITATION_VALIDITY
+    invitation.status = Invitation.Status.PENDING
+    invitation.save()
+    _send_invitation_mail(invitation, token, request)
+    audit.record("invitation.resent", request=request, organization=invitation.organization, target=invitation.email)
+    return invitation
+
+
+@transaction.atomic
+def revoke_invitation(actor: Membership, invitation: Invitation, *, request=None) -> Invitation:
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status == Invitation.Status.ACCEPTED:
+        raise RuleViolation("This invitation was already accepted; remove the member instead.")
+    invitation.status = Invitation.Status.REVOKED
+    invitation.save(update_fields=["status"])
+    audit.record("invitation.revoked", request=request, organization=invitation.organization, target=invitation.email)
+    return invitation
+
+
+def find_invitation(token: str) -> Invitation | None:
+    return Invitation.objects.select_related("organization", "role").filter(token_hash=hash_token(token)).first()
+
+
+@transaction.atomic
+def accept_invitation(token: str, user: User, *, request=None) -> Membership:
+    """Join the invitation's organization as `user`. Works once, before expiry, for the invited email."""
+    invitation = Invitation.objects.select_for_update().filter(token_hash=hash_token(token)).first()
+    if invitation is None or invitation.status == Invitation.Status.REVOKED:
+        raise RuleViolation("This invitation link is not valid. Ask for a new invitation.")
+    if invitation.status == Invitation.Status.ACCEPTED:
+        raise RuleViolation("This invitation has already been used.")
+    if not invitation.is_usable:
+        raise RuleViolation("This invitation has expired. Ask the person who invited you to resend it.")
+    if user.email != invitation.email:
+        raise RuleViolation(
+            f"This invitation is for {invitation.email}, but you are signed in as {user.email}. "
+            "Sign out and open the link again."
+        )
+    membership, created = Membership.objects.get_or_create(
+        user=user, organization=invitation.organization, defaults={"role": invitation.role}
+    )
+    if not created:
+        raise RuleViolation(f"You are already a member of {invitation.organization.name}.")
+    invitation.status = Invitation.Status.ACCEPTED
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["status", "accepted_at", "accepted_by"])
+    audit.record(
+        "invitation.accepted",
+        request=request,
+        actor=user,
+        organization=invitation.organization,
+        target=user.email,
+        role=invitation.role.name,
+    )
+    return membership
+
+
+@transaction.atomic
+def accept_invitation_as_new_user(token: str, *, name: str, password: str, request=None) -> Membership:
+    invitation = find_invitation(token)
+    if invitation is None:
+        raise RuleViolation("This invitation link is not valid. Ask for a new invitation.")
+    if User.objects.filter(email=invitation.email).exists():
+        raise RuleViolation(f"An account for {invitation.email} exists already; sign in to accept.")
+    user = User.objects.create_user(invitation.email, password, name=name)
+    return accept_invitation(token, user, request=request)
+
+
+def expire_invitations() -> int:
+    """Mark pending invitations past their expiry as expired; returns how many changed."""
+    return Invitation.objects.filter(status=Invitation.Status.PENDING, expires_at__lte=timezone.now()).update(
+        status=Invitation.Status.EXPIRED
+    )

@@ -1,0 +1,423 @@
+import csv
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseNotAllowed, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.views.decorators.http import require_POST
+
+from console.changelist import Changelist, Column, Filter
+from console.views import confirm, form_page
+
+from . import audit, services
+from .access import get_for_member, member_required, restrict
+from .forms import (
+    AcceptInvitationForm,
+    InviteForm,
+    LoginForm,
+    MemberRoleForm,
+    OrganizationForm,
+    RoleForm,
+    SignUpForm,
+)
+from .middleware import SESSION_KEY
+from .models import Invitation, Membership, Role
+from .services import RuleViolation
+
+# Sign-in, sign-up and passwords -------------------------------------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("overview")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record("auth.password_changed", request=self.request, target=self.request.user.email)
+        messages.success(self.request, "Your password was changed.")
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record("auth.password_reset", request=self.request, actor=form.user, target=form.user.email)
+        return response
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("overview")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        user = services.sign_up(data["email"], data["password1"], data["name"], data["organization"], request=request)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome! {data['organization']} is ready, and you are its Admin.")
+        return redirect("overview")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+# Organizations ----------------------------------------------------------------------------------
+
+
+@login_required
+def create_organization(request):
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        organization = services.create_organization(request.user, form.cleaned_data["name"], request=request)
+        request.session[SESSION_KEY] = organization.pk
+        messages.success(request, f"{organization.name} was created. You are its owner and Admin.")
+        return redirect("overview")
+    intro = "" if request.membership else "You do not belong to any organization yet. Create one to get started."
+    return form_page(
+        request,
+        form,
+        title="New organization",
+        submit_label="Create organization",
+        intro=intro,
+        cancel_url=reverse("overview") if request.membership else None,
+    )
+
+
+@login_required
+@require_POST
+def switch_organization(request):
+    membership = get_object_or_404(Membership, user=request.user, organization_id=request.POST.get("organization"))
+    request.session[SESSION_KEY] = membership.organization_id
+    messages.info(request, f"Switched to {membership.organization.name}.")
+    return redirect("overview")
+
+
+@member_required("members", "edit")
+def organization_settings(request):
+    organization = request.membership.organization
+    form = OrganizationForm(request.POST or None, instance=organization)
+    if request.method == "POST" and form.is_valid():
+        services.update_organization(request.membership, form.cleaned_data["name"], request=request)
+        messages.success(request, "Organization settings saved.")
+        return redirect("organization_settings")
+    return form_page(request, form, title="Organization settings", submit_label="Save")
+
+
+# Members ----------------------------------------------------------------------------------------
+
+
+@member_required("members")
+def member_list(request):
+    membership = request.membership
+    members = Changelist(
+        request,
+        restrict(Membership, membership).select_related("user", "role"),
+        columns=[
+            Column("Member", "user__email"),
+            Column("Role", "role__name"),
+            Column("Joined", "created_at"),
+            Column(""),
+        ],
+        row_template="accounts/rows/member.html",
+        search_fields=("user__email", "user__name"),
+        search_placeholder="Search by email or name",
+        filters=[Filter("role", "Role", "role_id", [(str(r.pk), r.name) for r in restrict(Role, membership)])],
+        default_ordering=("created_at",),
+        empty_title="No members match",
+    )
+    invitations = restrict(Invitation, membership).filter(status__in=["pending", "expired"]).select_related("role")
+    context = {
+        "members": members,
+        "invitations": invitations,
+        "can_edit": membership.can("members", "edit"),
+        "tab": "members",
+    }
+    return render(request, "accounts/members.html", context)
+
+
+@member_required("members", "edit")
+def invite_member(request):
+    form = InviteForm(request.POST or None, actor=request.membership)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.invite(
+                request.membership, form.cleaned_data["email"], form.cleaned_data["role"], request=request
+            )
+        except RuleViolation as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("members")
+    return form_page(
+        request, form, title="Invite a member", submit_label="Send invitation", cancel_url=reverse("members")
+    )
+
+
+@member_required("members", "edit")
+def change_member_role(request, pk):
+    member = get_for_member(request.membership, Membership.objects.select_related("user", "role"), pk=pk)
+    form = MemberRoleForm(request.POST or None, actor=request.membership, initial={"role": member.role})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_member_role(request.membership, member, form.cleaned_data["role"], request=request)
+        except RuleViolation as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"{member.user.email} now has the role {form.cleaned_data['role'].name}.")
+            return redirect("members")
+    return form_page(
+        request,
+        form,
+        title=f"Change the role of {member.user.email}",
+        submit_label="Save",
+        cancel_url=reverse("members"),
+    )
+
+
+@member_required("members", "edit")
+def remove_member(request, pk):
+    member = get_for_member(request.membership, Membership.objects.select_related("user"), pk=pk)
+    if request.method == "POST":
+        try:
+            services.remove_member(request.membership, member, request=request)
+        except RuleViolation as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"{member.user.email} was removed from {member.organization.name}.")
+            if member.user_id == request.user.id:
+                return redirect("overview")
+        return redirect("members")
+    return confirm(
+        request,
+        title=f"Remove {member.user.email}?",
+        message=f"{member.user.email} will lose access to {member.organization.name} at once.",
+        consequences=["Their account stays; they can be invited again later."],
+        action_label="Remove member",
+        cancel_url=reverse("members"),
+    )
+
+
+@member_required("members", "edit")
+def resend_invitation(request, pk):
+    invitation = get_for_member(request.membership, Invitation, pk=pk)
+    return _invitation_action(
+        request,
+        invitation,
+        action=services.resend_invitation,
+        done=f"A new invitation link was sent to {invitation.email}.",
+        title=f"Resend the invitation to {invitation.email}?",
+        message="A new link valid for 7 days is mailed; the previous link stops working.",
+        label="Resend invitation",
+        danger=False,
+    )
+
+
+@member_required("members", "edit")
+def revoke_invitation(request, pk):
+    invitation = get_for_member(request.membership, Invitation, pk=pk)
+    return _invitation_action(
+        request,
+        invitation,
+        action=services.revoke_invitation,
+        done=f"The invitation to {invitation.email} was revoked.",
+        title=f"Revoke the invitation to {invitation.email}?",
+        message="The invitation link stops working at once.",
+        label="Revoke invitation",
+        danger=True,
+    )
+
+
+def _invitation_action(request, invitation, *, action, done, title, message, label, danger):
+    if request.method == "POST":
+        try:
+            action(request.membership, invitation, request=request)
+        except RuleViolation as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, done)
+        return redirect("members")
+    return confirm(
+        request, title=title, message=message, action_label=label, cancel_url=reverse("members"), danger=danger
+    )
+
+
+def accept_invitation(request, token):
+    """The link from the invitation mail: sign up, or join with the account already signed in."""
+    invitation = services.find_invitation(token)
+    context = {"invitation": invitation, "token": token}
+    if invitation is None or not invitation.is_usable:
+        return render(request, "accounts/invitation_invalid.html", context, status=404 if invitation is None else 410)
+    if request.user.is_authenticated:
+        return _accept_as_signed_in_user(request, token, invitation, context)
+    if invitation.email_has_account:
+        return render(request, "accounts/invitation_sign_in.html", context)
+    form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.accept_invitation_as_new_user(
+                token, name=form.cleaned_data["name"], password=form.cleaned_data["password1"], request=request
+            )
+        except RuleViolation as error:
+            form.add_error(None, str(error))
+        else:
+            login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            return _joined(request, membership)
+    context["form"] = form
+    return render(request, "accounts/invitation_accept.html", context)
+
+
+def _accept_as_signed_in_user(request, token, invitation, context):
+    if request.method == "POST":
+        try:
+            membership = services.accept_invitation(token, request.user, request=request)
+        except RuleViolation as error:
+            context["error"] = str(error)
+            return render(request, "accounts/invitation_invalid.html", context, status=403)
+        return _joined(request, membership)
+    if request.user.email != invitation.email:
+        context["error"] = (
+            f"This invitation is for {invitation.email}, but you are signed in as {request.user.email}. "
+            "Sign out and open the link again."
+        )
+        return render(request, "accounts/invitation_invalid.html", context, status=403)
+    return render(request, "accounts/invitation_join.html", context)
+
+
+def _joined(request, membership):
+    request.session[SESSION_KEY] = membership.organization_id
+    messages.success(request, f"You joined {membership.organization.name} as {membership.role.name}.")
+    return redirect("overview")
+
+
+# Roles ------------------------------------------------------------------------------------------
+
+
+@member_required("members")
+def role_list(request):
+    roles = restrict(Role, request.membership).prefetch_related("projects")
+    context = {"roles": roles, "can_edit": request.membership.can("members", "edit"), "tab": "roles"}
+    return render(request, "accounts/roles.html", context)
+
+
+@member_required("members", "edit")
+def create_role(request):
+    return _role_form(request, None)
+
+
+@member_required("members", "edit")
+def edit_role(request, pk):
+    role = get_for_member(request.membership, Role, pk=pk)
+    if role.is_builtin:
+        messages.error(request, "Built-in roles cannot be changed. Create a custom role instead.")
+        return redirect("roles")
+    return _role_form(request, role)
+
+
+def _role_form(request, role):
+    organization = request.membership.organization
+    form = RoleForm(request.POST or None, organization=organization, role=role)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        fields = dict(
+            name=data["name"], levels=form.levels(), all_projects=data["all_projects"], projects=data["projects"]
+        )
+        try:
+            if role is None:
+                services.create_role(request.membership, request=request, **fields)
+            else:
+                services.update_role(request.membership, role, request=request, **fields)
+        except RuleViolation as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Role {data['name']} saved.")
+            return redirect("roles")
+    title = "New role" if role is None else f"Edit role {role.name}"
+    return render(request, "accounts/role_form.html", {"form": form, "title": title, "role": role})
+
+
+@member_required("members", "edit")
+def delete_role(request, pk):
+    role = get_for_member(request.membership, Role, pk=pk)
+    if request.method == "POST":
+        try:
+            services.delete_role(request.membership, role, request=request)
+        except RuleViolation as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Role {role.name} deleted.")
+        return redirect("roles")
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return confirm(
+        request,
+        title=f"Delete the role {role.name}?",
+        message="The role is deleted for good.",
+        consequences=["Roles that members or pending invitations use cannot be deleted."],
+        action_label="Delete role",
+        cancel_url=reverse("roles"),
+    )
+
+
+# Audit log --------------------------------------------------------------------------------------
+
+
+def audit_changelist(request):
+    entries = audit.entries_for(request.membership.organization).select_related("actor")
+    return Changelist(
+        request,
+        entries,
+        columns=[
+            Column("Time (UTC)", "created_at"),
+            Column("Actor", "actor_email"),
+            Column("Action", "action"),
+            Column("Target", "target"),
+            Column("IP address"),
+            Column("Details"),
+        ],
+        row_template="accounts/rows/audit_entry.html",
+        search_fields=("target", "actor_email", "action", "user_agent"),
+        search_placeholder="Search actor, target, action",
+        filters=[
+            Filter("action", "Action", "action", sorted(audit.ACTIONS.items(), key=lambda item: item[1])),
+            Filter("actor", "Actor", "actor_email", [(email, email) for email in audit.actor_emails(entries)]),
+        ],
+        date_field="created_at",
+        default_ordering=("-created_at", "-id"),
+        empty_title="No audit entries match",
+        per_page=50,
+    )
+
+
+@member_required("audit")
+def audit_log(request):
+    changelist = audit_changelist(request)
+    return render(request, "accounts/audit_log.html", {"changelist": changelist})
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@member_required("audit")
+def audit_log_csv(request):
+    entries = audit_changelist(request).queryset
+    writer = csv.writer(_Echo())
+    header = ["time_utc", "actor", "action", "target", "ip_address", "user_agent", "details"]
+
+    def rows():
+        yield writer.writerow(header)
+        for entry in entries.iterator(chunk_size=500):
+            yield writer.writerow(audit.csv_row(entry))
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
+    return response

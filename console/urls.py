@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("overview/", views.overview, name="overview"),
+    path("", include("accounts.urls")),
+    path("projects/", include("projects.urls")),
+    path("usage/", include("usage.urls")),
+    path("billing/", include("billing.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,55 @@
+from django.shortcuts import redirect, render
+
+from accounts.access import member_required, restrict
+
+
+def home(request):
+    return redirect("overview")
+
+
+@member_required()
+def overview(request):
+    membership = request.membership
+    organization = membership.organization
+    members = organization.memberships.select_related("user", "role").order_by("created_at")
+    projects = restrict(organization.projects.all(), membership).order_by("-created_at")
+    context = {
+        "organization": organization,
+        "member_count": members.count(),
+        "recent_members": members.reverse()[:5],
+        "can_see_members": membership.can("members"),
+        "project_count": projects.count(),
+        "recent_projects": projects[:5],
+        "can_see_projects": membership.can("projects"),
+    }
+    return render(request, "console/overview.html", context)
+
+
+def coming_soon(module: str, title: str, description: str):
+    """A page that a later part of the console fills; open to the roles that will be able to use it."""
+
+    @member_required(module)
+    def view(request):
+        return render(request, "console/coming_soon.html", {"title": title, "description": description})
+
+    view.__name__ = f"{module}_coming_soon"
+    return view
+
+
+def confirm(request, *, title: str, message: str, action_label: str, cancel_url: str, consequences=(), danger=True):
+    """The one confirmation page for destructive actions: GET shows it, the view acts on POST."""
+    context = {
+        "title": title,
+        "message": message,
+        "consequences": consequences,
+        "action_label": action_label,
+        "cancel_url": cancel_url,
+        "danger": danger,
+    }
+    return render(request, "console/confirm.html", context)
+
+
+def form_page(request, form, *, title: str, submit_label: str, cancel_url: str | None = None, intro: str = ""):
+    """The one form page: fields with their errors and help text, one submit button."""
+    context = {"form": form, "title": title, "submit_label": submit_label, "cancel_url": cancel_url, "intro": intro}
+    return render(request, "console/form.html", context)

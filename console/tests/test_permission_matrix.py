@@ -1,0 +1,171 @@
+"""Every URL of the console x every built-in role, an anonymous visitor and an outsider.
+
+The URL list comes from the resolver, so a new URL without an expectation here fails
+`test_every_url_has_an_expectation`. Expectations are written out by hand, not derived from the views.
+"""
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.models import Invitation, Membership, hash_token
+from accounts.services import create_role, invite
+
+ROLES = ("admin", "finance", "product_operation", "cs_maintenance", "engineer")
+EVERYONE = frozenset(ROLES)
+ADMIN_ONLY = frozenset({"admin"})
+
+
+@dataclass(frozen=True)
+class Expect:
+    """Who may open a URL with GET. Others in the organization get `denied`."""
+
+    allowed: frozenset = EVERYONE
+    ok: int = 200  # status for allowed members
+    denied: int = 403
+    anonymous: int = 302  # the sign-in redirect
+    object_url: bool = False  # outsiders (another organization's Admin) get 404
+    outsider: int | None = None  # overrides the outsider's status
+    overrides: dict = field(default_factory=dict)  # role -> status
+
+
+PUBLIC = Expect(anonymous=200, outsider=None)
+
+EXPECTATIONS: dict[str, Expect] = {
+    "home": Expect(ok=302),
+    "overview": Expect(),
+    # Sign-in and passwords: open to everyone; signed-in users are sent on from login and sign-up.
+    "login": Expect(ok=302, anonymous=200),
+    "signup": Expect(ok=302, anonymous=200),
+    "logout": Expect(ok=405, anonymous=405),  # sign-out is POST only
+    "password_change": Expect(),
+    "password_reset": Expect(anonymous=200),
+    "password_reset_done": Expect(anonymous=200),
+    "password_reset_confirm": Expect(anonymous=200),  # shows "link not valid" for a bad token
+    "password_reset_complete": Expect(anonymous=200),
+    # Organizations
+    "create_organization": Expect(),
+    "switch_organization": Expect(ok=405),
+    "organization_settings": Expect(allowed=ADMIN_ONLY),
+    # Members, invitations and roles
+    "members": Expect(allowed=ADMIN_ONLY),
+    "invite_member": Expect(allowed=ADMIN_ONLY),
+    "change_member_role": Expect(allowed=ADMIN_ONLY, object_url=True),
+    "remove_member": Expect(allowed=ADMIN_ONLY, object_url=True),
+    "resend_invitation": Expect(allowed=ADMIN_ONLY, object_url=True),
+    "revoke_invitation": Expect(allowed=ADMIN_ONLY, object_url=True),
+    "roles": Expect(allowed=ADMIN_ONLY),
+    "create_role": Expect(allowed=ADMIN_ONLY),
+    "edit_role": Expect(allowed=ADMIN_ONLY, object_url=True),
+    "delete_role": Expect(allowed=ADMIN_ONLY, object_url=True),
+    # The invitation link is for the invited person: members signed in as someone else are refused.
+    "accept_invitation": Expect(ok=403, anonymous=200, outsider=403),
+    "audit_log": Expect(allowed=frozenset({"admin", "cs_maintenance"})),
+    "audit_log_csv": Expect(allowed=frozenset({"admin", "cs_maintenance"})),
+    "api_credentials": Expect(allowed=frozenset({"admin", "engineer"})),
+    "projects:list": Expect(allowed=frozenset({"admin", "product_operation", "cs_maintenance", "engineer"})),
+    "usage:overview": Expect(allowed=EVERYONE),
+    "billing:overview": Expect(allowed=frozenset({"admin", "finance"})),
+}
+
+# State-changing URLs: a POST by a role without the right level is refused and changes nothing.
+POST_ONLY_ADMIN = ["invite_member", "change_member_role", "remove_member", "resend_invitation",
+                   "revoke_invitation", "create_role", "edit_role", "delete_role", "organization_settings"]
+
+
+def console_url_names(resolver=None, namespace="") -> set[str]:
+    """Every named URL of the console, except the Django admin's own (superusers only, tested apart)."""
+    names = set()
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.app_name == "admin":
+                continue
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            names |= console_url_names(entry, inner)
+        elif isinstance(entry, URLPattern) and entry.name:
+            names.add(f"{namespace}{entry.name}")
+    return names
+
+
+def test_every_url_has_an_expectation():
+    missing = console_url_names() - set(EXPECTATIONS)
+    assert not missing, f"Add these URLs to EXPECTATIONS in {__file__}: {sorted(missing)}"
+    stale = set(EXPECTATIONS) - console_url_names()
+    assert not stale, f"These expectations name URLs that no longer exist: {sorted(stale)}"
+
+
+@pytest.fixture
+def objects(acme):
+    """One object of Acme for each kind of URL argument."""
+    admin = acme.membership("admin")
+    custom = create_role(admin, name="Auditors", levels={"audit": "view"})
+    invitation = invite(admin, "newcomer@example.test", acme.roles["finance"])
+    token = "matrix-token"
+    Invitation.objects.filter(pk=invitation.pk).update(token_hash=hash_token(token))
+    return {
+        "change_member_role": {"pk": acme.membership("engineer").pk},
+        "remove_member": {"pk": acme.membership("engineer").pk},
+        "resend_invitation": {"pk": invitation.pk},
+        "revoke_invitation": {"pk": invitation.pk},
+        "edit_role": {"pk": custom.pk},
+        "delete_role": {"pk": custom.pk},
+        "accept_invitation": {"token": token},
+        "password_reset_confirm": {"uidb64": "MQ", "token": "not-a-token"},
+    }
+
+
+def expected_status(expect: Expect, who: str) -> int:
+    if who == "anonymous":
+        return expect.anonymous
+    if who == "outsider":
+        if expect.outsider is not None:
+            return expect.outsider
+        if expect.object_url:
+            return 404
+        return expect.ok if "admin" in expect.allowed else expect.denied
+    if who in expect.overrides:
+        return expect.overrides[who]
+    return expect.ok if who in expect.allowed else expect.denied
+
+
+@pytest.mark.parametrize("who", ["anonymous", "outsider", *ROLES])
+def test_get_every_url(who, acme, globex, objects, client):
+    if who == "outsider":
+        client.force_login(globex.users["admin"])
+    elif who != "anonymous":
+        client.force_login(acme.users[who])
+    failures = []
+    for name in sorted(EXPECTATIONS):
+        url = reverse(name, kwargs=objects.get(name, {}))
+        status = client.get(url).status_code
+        expected = expected_status(EXPECTATIONS[name], who)
+        if status != expected:
+            failures.append(f"GET {url} ({name}) as {who}: {status}, expected {expected}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("who", ["outsider", *ROLES])
+def test_post_state_changes_need_members_edit(who, acme, globex, objects, client):
+    client.force_login(globex.users["admin"] if who == "outsider" else acme.users[who])
+    memberships_before = Membership.objects.count()
+    for name in POST_ONLY_ADMIN:
+        url = reverse(name, kwargs=objects.get(name, {}))
+        status = client.post(url, {}).status_code
+        if who == "admin":
+            assert status in (200, 302), f"POST {name} as admin: {status}"
+        else:
+            expected = 404 if (who == "outsider" and EXPECTATIONS[name].object_url) else 403
+            if who == "outsider" and not EXPECTATIONS[name].object_url:
+                continue  # the outsider acts on their own organization there
+            assert status == expected, f"POST {name} as {who}: {status}, expected {expected}"
+    if who != "admin":
+        assert Membership.objects.count() == memberships_before
+
+
+def test_django_admin_is_for_superusers_only(acme, client):
+    client.force_login(acme.users["admin"])  # an organization Admin is not a superuser
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    acme.users["admin"].is_staff = acme.users["admin"].is_superuser = True
+    acme.users["admin"].save()
+    assert client.get("/admin/").status_code == 200

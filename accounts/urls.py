@@ -41,6 +41,7 @@ urlpatterns = [
     path("settings/organization/", views.organization_settings, name="organization_settings"),
     # Members, invitations and roles
     path("members/", views.member_list, name="members"),
+    path("members/invitations/", views.invitation_list, name="invitations"),
     path("members/invite/", views.invite_member, name="invite_member"),
     path("members/<int:pk>/role/", views.change_member_role, name="change_member_role"),
     path("members/<int:pk>/remove/", views.remove_member, name="remove_member"),

@@ -133,14 +133,35 @@ def member_list(request):
         default_ordering=("created_at",),
         empty_title="No members match",
     )
-    invitations = restrict(Invitation, membership).filter(status__in=["pending", "expired"]).select_related("role")
-    context = {
-        "members": members,
-        "invitations": invitations,
-        "can_edit": membership.can("members", "edit"),
-        "tab": "members",
-    }
-    return render(request, "accounts/members.html", context)
+    context = {"changelist": members, "can_edit": membership.can("members", "edit"), "tab": "members"}
+    return render(request, "accounts/members_section.html", context)
+
+
+@member_required("members")
+def invitation_list(request):
+    membership = request.membership
+    invitations = Changelist(
+        request,
+        restrict(Invitation, membership).select_related("role", "invited_by"),
+        columns=[
+            Column("Email", "email"),
+            Column("Role", "role__name"),
+            Column("Invited by"),
+            Column("Sent", "sent_at"),
+            Column("Expires", "expires_at"),
+            Column("Status", "status"),
+            Column(""),
+        ],
+        row_template="accounts/rows/invitation.html",
+        search_fields=("email",),
+        search_placeholder="Search by email",
+        filters=[Filter("status", "Status", "status", Invitation.Status.choices)],
+        default_ordering=("-sent_at",),
+        empty_title="No invitations yet",
+        empty_text="Invite a member; their invitation shows here until it is accepted.",
+    )
+    context = {"changelist": invitations, "can_edit": membership.can("members", "edit"), "tab": "invitations"}
+    return render(request, "accounts/members_section.html", context)
 
 
 @member_required("members", "edit")
@@ -155,7 +176,7 @@ def invite_member(request):
             form.add_error(None, str(error))
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
-            return redirect("members")
+            return redirect("invitations")
     return form_page(
         request, form, title="Invite a member", submit_label="Send invitation", cancel_url=reverse("members")
     )
@@ -243,9 +264,9 @@ def _invitation_action(request, invitation, *, action, done, title, message, lab
             messages.error(request, str(error))
         else:
             messages.success(request, done)
-        return redirect("members")
+        return redirect("invitations")
     return confirm(
-        request, title=title, message=message, action_label=label, cancel_url=reverse("members"), danger=danger
+        request, title=title, message=message, action_label=label, cancel_url=reverse("invitations"), danger=danger
     )
 
 
@@ -302,9 +323,18 @@ def _joined(request, membership):
 
 @member_required("members")
 def role_list(request):
-    roles = restrict(Role, request.membership).prefetch_related("projects")
-    context = {"roles": roles, "can_edit": request.membership.can("members", "edit"), "tab": "roles"}
-    return render(request, "accounts/roles.html", context)
+    roles = Changelist(
+        request,
+        restrict(Role, request.membership).prefetch_related("projects"),
+        columns=[Column("Role", "name"), Column("Permissions"), Column("Data scope", "all_projects"), Column("")],
+        row_template="accounts/rows/role.html",
+        search_fields=("name", "description"),
+        search_placeholder="Search roles",
+        default_ordering=("-builtin_key", "name"),
+        empty_title="No roles match",
+    )
+    context = {"changelist": roles, "can_edit": request.membership.can("members", "edit"), "tab": "roles"}
+    return render(request, "accounts/members_section.html", context)
 
 
 @member_required("members", "edit")

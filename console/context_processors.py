@@ -17,7 +17,9 @@ def console_shell(request):
     ]
     others = request.user.memberships.select_related("organization").exclude(pk=membership.pk)
     # member_can.members.edit etc., for templates that show or hide a control.
-    member_can = {module.key: {level: membership.can(module.key, level) for level in module.levels} for module in MODULES}
+    member_can = {
+        module.key: {level: membership.can(module.key, level) for level in module.levels} for module in MODULES
+    }
     return {
         "nav_items": nav,
         "current_membership": membership,

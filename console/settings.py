@@ -123,10 +123,11 @@ else:
         "data_folder_in": str(VAR_DIR / "celery" / "broker"),
         "data_folder_out": str(VAR_DIR / "celery" / "broker"),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = f"file://{VAR_DIR / 'celery' / 'results'}"
-    for folder in ("broker", "results"):
+    for folder in ("broker", "results", "control"):
         (VAR_DIR / "celery" / folder).mkdir(parents=True, exist_ok=True)
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_SERIALIZER = "json"

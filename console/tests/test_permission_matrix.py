@@ -3,6 +3,7 @@
 The URL list comes from the resolver, so a new URL without an expectation here fails
 `test_every_url_has_an_expectation`. Expectations are written out by hand, not derived from the views.
 """
+
 from dataclasses import dataclass, field
 
 import pytest
@@ -49,6 +50,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "organization_settings": Expect(allowed=ADMIN_ONLY),
     # Members, invitations and roles
     "members": Expect(allowed=ADMIN_ONLY),
+    "invitations": Expect(allowed=ADMIN_ONLY),
     "invite_member": Expect(allowed=ADMIN_ONLY),
     "change_member_role": Expect(allowed=ADMIN_ONLY, object_url=True),
     "remove_member": Expect(allowed=ADMIN_ONLY, object_url=True),
@@ -69,8 +71,17 @@ EXPECTATIONS: dict[str, Expect] = {
 }
 
 # State-changing URLs: a POST by a role without the right level is refused and changes nothing.
-POST_ONLY_ADMIN = ["invite_member", "change_member_role", "remove_member", "resend_invitation",
-                   "revoke_invitation", "create_role", "edit_role", "delete_role", "organization_settings"]
+POST_ONLY_ADMIN = [
+    "invite_member",
+    "change_member_role",
+    "remove_member",
+    "resend_invitation",
+    "revoke_invitation",
+    "create_role",
+    "edit_role",
+    "delete_role",
+    "organization_settings",
+]
 
 
 def console_url_names(resolver=None, namespace="") -> set[str]:

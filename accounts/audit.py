@@ -75,7 +75,7 @@ def actor_emails(entries) -> list[str]:
 
 
 def csv_row(entry: AuditEntry) -> list[str]:
-    return [
+    values = [
         entry.created_at.isoformat(),
         entry.actor_email,
         entry.action,
@@ -84,3 +84,9 @@ def csv_row(entry: AuditEntry) -> list[str]:
         entry.user_agent,
         json.dumps(entry.details, sort_keys=True),
     ]
+    return [_inert_in_spreadsheets(value) for value in values]
+
+
+def _inert_in_spreadsheets(value: str) -> str:
+    # Targets and user agents come from users; a leading =, +, - or @ would run as a formula in Excel.
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

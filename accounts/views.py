@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import Http404, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
@@ -94,7 +94,10 @@ def create_organization(request):
 @login_required
 @require_POST
 def switch_organization(request):
-    membership = get_object_or_404(Membership, user=request.user, organization_id=request.POST.get("organization"))
+    organization_id = request.POST.get("organization", "")
+    if not organization_id.isdigit():
+        raise Http404("No such organization.")
+    membership = get_object_or_404(Membership, user=request.user, organization_id=organization_id)
     request.session[SESSION_KEY] = membership.organization_id
     messages.info(request, f"Switched to {membership.organization.name}.")
     return redirect("overview")

@@ -73,6 +73,7 @@ def sign_up(email: str, password: str, name: str, organization_name: str, *, req
 
 @transaction.atomic
 def update_organization(actor: Membership, name: str, *, request=None) -> Organization:
+    actor = _current_actor(actor)
     organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
     old_name = organization.name
     organization.name = name
@@ -97,6 +98,14 @@ def can_grant(actor: Membership, role: Role) -> bool:
     return set(role.projects.values_list("pk", flat=True)) <= set(actor.role.projects.values_list("pk", flat=True))
 
 
+def _current_actor(actor: Membership) -> Membership:
+    """The actor's membership as it is now: their role may have changed since their page loaded."""
+    fresh = Membership.objects.select_related("role", "organization", "user").filter(pk=actor.pk).first()
+    if fresh is None or not fresh.can("members", "edit"):
+        raise RuleViolation("Your role no longer allows managing members and roles.")
+    return fresh
+
+
 def _check_grantable(actor: Membership, role: Role) -> None:
     if not can_grant(actor, role):
         raise RuleViolation(f"You cannot grant the role {role.name}: it holds more than your own role.")
@@ -113,6 +122,7 @@ def _set_role_fields(role: Role, name: str, levels: dict[str, str], all_projects
 
 @transaction.atomic
 def create_role(actor: Membership, *, name, levels, all_projects=True, projects=(), request=None) -> Role:
+    actor = _current_actor(actor)
     role = Role(organization=actor.organization)
     _set_role_fields(role, name, levels, all_projects, projects)
     _check_grantable(actor, role)
@@ -123,6 +133,7 @@ def create_role(actor: Membership, *, name, levels, all_projects=True, projects=
 @transaction.atomic
 def update_role(actor: Membership, role: Role, *, name, levels, all_projects=True, projects=(), request=None) -> Role:
     role = Role.objects.select_for_update().get(pk=role.pk)
+    actor = _current_actor(actor)
     if role.is_builtin:
         raise RuleViolation("Built-in roles cannot be changed.")
     _check_grantable(actor, role)
@@ -137,6 +148,7 @@ def update_role(actor: Membership, role: Role, *, name, levels, all_projects=Tru
 @transaction.atomic
 def delete_role(actor: Membership, role: Role, *, request=None) -> None:
     role = Role.objects.select_for_update().get(pk=role.pk)
+    actor = _current_actor(actor)
     if role.is_builtin:
         raise RuleViolation("Built-in roles cannot be deleted.")
     if role.memberships.exists() or role.invitations.filter(status=Invitation.Status.PENDING).exists():
@@ -158,6 +170,7 @@ def _admin_count(organization_id: int) -> int:
 def change_member_role(actor: Membership, member: Membership, role: Role, *, request=None) -> Membership:
     # Lock the organization's memberships so two demotions cannot both pass the last-admin check.
     list(Membership.objects.select_for_update().filter(organization_id=member.organization_id))
+    actor = _current_actor(actor)
     member = Membership.objects.select_related("role", "user").get(pk=member.pk)
     if role.organization_id != member.organization_id:
         raise RuleViolation("That role belongs to another organization.")
@@ -183,6 +196,7 @@ def change_member_role(actor: Membership, member: Membership, role: Role, *, req
 @transaction.atomic
 def remove_member(actor: Membership, member: Membership, *, request=None) -> None:
     list(Membership.objects.select_for_update().filter(organization_id=member.organization_id))
+    actor = _current_actor(actor)
     member = Membership.objects.select_related("role", "user", "organization").get(pk=member.pk)
     if member.is_owner:
         raise RuleViolation("The owner of the organization cannot be removed.")
@@ -216,6 +230,7 @@ def _send_invitation_mail(invitation: Invitation, token: str, request=None) -> N
 
 @transaction.atomic
 def invite(actor: Membership, email: str, role: Role, *, request=None) -> Invitation:
+    actor = _current_actor(actor)
     email = User.objects.normalize_email(email)
     organization = actor.organization
     if role.organization_id != organization.pk:
@@ -246,6 +261,7 @@ def invite(actor: Membership, email: str, role: Role, *, request=None) -> Invita
 def resend_invitation(actor: Membership, invitation: Invitation, *, request=None) -> Invitation:
     """A fresh link with a fresh 7-day validity; the previous link stops working."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    actor = _current_actor(actor)
     if invitation.status not in (Invitation.Status.PENDING, Invitation.Status.EXPIRED):
         raise RuleViolation(f"This invitation was {invitation.get_status_display().lower()} and cannot be resent.")
     _check_grantable(actor, invitation.role)
@@ -262,6 +278,7 @@ def resend_invitation(actor: Membership, invitation: Invitation, *, request=None
 @transaction.atomic
 def revoke_invitation(actor: Membership, invitation: Invitation, *, request=None) -> Invitation:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    _current_actor(actor)
     if invitation.status == Invitation.Status.ACCEPTED:
         raise RuleViolation("This invitation was already accepted; remove the member instead.")
     invitation.status = Invitation.Status.REVOKED

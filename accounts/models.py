@@ -88,7 +88,7 @@ class Role(models.Model):
     name = models.CharField(max_length=60)
     builtin_key = models.CharField(max_length=40, blank=True, help_text="Set for built-in roles, which cannot change.")
     description = models.CharField(max_length=200, blank=True)
-    levels = models.JSONField(default=dict)
+    levels = models.JSONField(default=dict, blank=True, help_text='Module key -> level; modules not named are "none".')
     all_projects = models.BooleanField(
         default=True, help_text="Members with this role see every project; otherwise only the selected ones."
     )

@@ -31,7 +31,7 @@ MODULES: tuple[Module, ...] = (
     Module("usage", "Usage", ("none", "view", "manage"), "Usage reports; manage configures the upstream."),
     Module("billing", "Billing", ("none", "view", "manage"), "Bills, invoices, payments and price books."),
     Module(
-        "members", "Members and roles", ("none", "view", "edit"), "Invite members, assign roles, organization settings."
+        "members", "Members & Roles", ("none", "view", "edit"), "Invite members, assign roles, organization settings."
     ),
     Module("api_credentials", "API credentials", ("none", "view", "manage"), "RESTful API Customer ID and secret."),
     Module("audit", "Audit log", ("none", "view"), "Security-relevant actions in this organization."),

@@ -27,6 +27,8 @@ from .middleware import SESSION_KEY
 from .models import Invitation, Membership, Role
 from .services import RuleViolation
 
+MEMBERS_SECTION = ("Members & Roles", reverse_lazy("members"))
+
 # Sign-in, sign-up and passwords -------------------------------------------------------------------
 
 
@@ -181,7 +183,12 @@ def invite_member(request):
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("invitations")
     return form_page(
-        request, form, title="Invite a member", submit_label="Send invitation", cancel_url=reverse("members")
+        request,
+        form,
+        title="Invite a member",
+        submit_label="Send invitation",
+        cancel_url=reverse("invitations"),
+        parent=MEMBERS_SECTION,
     )
 
 
@@ -203,6 +210,7 @@ def change_member_role(request, pk):
         title=f"Change the role of {member.user.email}",
         submit_label="Save",
         cancel_url=reverse("members"),
+        parent=MEMBERS_SECTION,
     )
 
 
@@ -226,6 +234,7 @@ def remove_member(request, pk):
         consequences=["Their account stays; they can be invited again later."],
         action_label="Remove member",
         cancel_url=reverse("members"),
+        parent=MEMBERS_SECTION,
     )
 
 
@@ -269,7 +278,13 @@ def _invitation_action(request, invitation, *, action, done, title, message, lab
             messages.success(request, done)
         return redirect("invitations")
     return confirm(
-        request, title=title, message=message, action_label=label, cancel_url=reverse("invitations"), danger=danger
+        request,
+        title=title,
+        message=message,
+        action_label=label,
+        cancel_url=reverse("invitations"),
+        danger=danger,
+        parent=MEMBERS_SECTION,
     )
 
 
@@ -396,6 +411,7 @@ def delete_role(request, pk):
         consequences=["Roles that members or pending invitations use cannot be deleted."],
         action_label="Delete role",
         cancel_url=reverse("roles"),
+        parent=MEMBERS_SECTION,
     )
 
 

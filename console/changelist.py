@@ -73,7 +73,7 @@ class Changelist:
         start, end = self._date_param("from"), self._date_param("to")
         if start:
             queryset = queryset.filter(**{f"{self.date_field}__gte": _start_of(start)})
-        if end:
+        if end and end < date.max:  # date.max has no next day; it bounds nothing
             queryset = queryset.filter(**{f"{self.date_field}__lt": _start_of(end + timedelta(days=1))})
         return queryset
 

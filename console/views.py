@@ -36,9 +36,15 @@ def coming_soon(module: str, title: str, description: str):
     return view
 
 
-def confirm(request, *, title: str, message: str, action_label: str, cancel_url: str, consequences=(), danger=True):
-    """The one confirmation page for destructive actions: GET shows it, the view acts on POST."""
+def confirm(
+    request, *, title: str, message: str, action_label: str, cancel_url: str, consequences=(), danger=True, parent=None
+):
+    """The one confirmation page for destructive actions: GET shows it, the view acts on POST.
+
+    `parent` is the (label, url) of the section shown in the breadcrumbs.
+    """
     context = {
+        "parent": parent,
         "title": title,
         "message": message,
         "consequences": consequences,
@@ -49,7 +55,16 @@ def confirm(request, *, title: str, message: str, action_label: str, cancel_url:
     return render(request, "console/confirm.html", context)
 
 
-def form_page(request, form, *, title: str, submit_label: str, cancel_url: str | None = None, intro: str = ""):
+def form_page(
+    request, form, *, title: str, submit_label: str, cancel_url: str | None = None, intro: str = "", parent=None
+):
     """The one form page: fields with their errors and help text, one submit button."""
-    context = {"form": form, "title": title, "submit_label": submit_label, "cancel_url": cancel_url, "intro": intro}
+    context = {
+        "form": form,
+        "title": title,
+        "submit_label": submit_label,
+        "cancel_url": cancel_url,
+        "intro": intro,
+        "parent": parent,
+    }
     return render(request, "console/form.html", context)

@@ -83,6 +83,14 @@ class AcceptInvitationForm(PasswordPairMixin, forms.Form):
         return User(email=self.email, name=self.cleaned_data.get("name", ""))
 
 
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["name"]
+        labels = {"name": "Your name"}
+        help_texts = {"name": "Shown to the other members of your organizations."}
+
+
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization

@@ -20,6 +20,7 @@ from .forms import (
     LoginForm,
     MemberRoleForm,
     OrganizationForm,
+    ProfileForm,
     RoleForm,
     SignUpForm,
 )
@@ -56,6 +57,17 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         audit.record("auth.password_reset", request=self.request, actor=form.user, target=form.user.email)
         return response
+
+
+@login_required
+def profile(request):
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your profile was saved.")
+        return redirect("profile")
+    intro = f"Signed in as {request.user.email}. To change your password, use Change password in the user menu."
+    return form_page(request, form, title="Profile", submit_label="Save", intro=intro)
 
 
 def signup(request):

@@ -1,4 +1,5 @@
 """Invariants that must hold when two people act at the same moment (PostgreSQL row locks)."""
+
 import threading
 
 import pytest

@@ -1,4 +1,5 @@
 """Bad input never produces a 500: every URL of the console, GET and POST, with junk parameters."""
+
 import pytest
 from django.urls import reverse
 

@@ -40,6 +40,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "signup": Expect(ok=302, anonymous=200),
     "logout": Expect(ok=405, anonymous=405),  # sign-out is POST only
     "password_change": Expect(),
+    "profile": Expect(),
     "password_reset": Expect(anonymous=200),
     "password_reset_done": Expect(anonymous=200),
     "password_reset_confirm": Expect(anonymous=200),  # shows "link not valid" for a bad token

@@ -1,0 +1,13 @@
+def test_profile_changes_the_name_only(acme, client_for):
+    user = acme.users["engineer"]
+    client = client_for(user)
+    response = client.post("/accounts/profile/", {"name": "Erin E.", "email": "hijack@evil.test"})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert (user.name, user.email) == ("Erin E.", "engineer@acme.test")
+
+
+def test_profile_name_too_long_is_a_field_error(acme, client_for):
+    response = client_for(acme.users["engineer"]).post("/accounts/profile/", {"name": "x" * 151})
+    assert response.status_code == 200
+    assert "at most 150 characters" in response.content.decode()

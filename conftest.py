@@ -7,6 +7,7 @@ import pytest
 
 from accounts.models import Membership, Organization, User
 from accounts.services import create_organization, ensure_builtin_roles
+from projects import services as project_services
 from projects.models import Project
 
 PASSWORD = "correct-horse-battery"
@@ -51,7 +52,8 @@ def make_org(name: str, domain: str) -> Org:
     for key in ("finance", "product_operation", "cs_maintenance", "engineer"):
         users[key] = User.objects.create_user(f"{key}@{domain}", PASSWORD, name=key.replace("_", " ").title())
         Membership.objects.create(user=users[key], organization=organization, role=roles[key])
-    projects = [Project.objects.create(organization=organization, name=f"{name} project {n}") for n in (1, 2)]
+    admin = Membership.objects.get(organization=organization, user=owner)
+    projects = [project_services.create_project(admin, name=f"{name} project {n}") for n in (1, 2)]
     return Org(organization, users, projects)
 
 

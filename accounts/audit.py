@@ -13,6 +13,7 @@ ACTIONS: dict[str, str] = {
     "auth.login_failed": "Failed sign-in",
     "auth.lockout": "Sign-in refused (locked out)",
     "auth.logout": "Signed out",
+    "auth.reauth_failed": "Wrong password when confirming an action",
     "auth.password_changed": "Password changed",
     "auth.password_reset": "Password reset",
     "org.created": "Organization created",

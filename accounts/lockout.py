@@ -16,7 +16,10 @@ from .models import AuditEntry
 def locked_until(email: str, ip: str | None) -> datetime | None:
     """When sign-in opens again for this email or IP address, or None if it is open now."""
     window, limit = settings.LOGIN_FAILURE_WINDOW, settings.LOGIN_FAILURE_LIMIT
-    recent = AuditEntry.objects.filter(action="auth.login_failed", created_at__gt=timezone.now() - window)
+    # Wrong passwords on the re-authentication form count like failed sign-ins.
+    recent = AuditEntry.objects.filter(
+        action__in=("auth.login_failed", "auth.reauth_failed"), created_at__gt=timezone.now() - window
+    )
     candidates = [recent.filter(target=email.strip().lower())]
     if ip:
         candidates.append(recent.filter(ip_address=ip))

@@ -71,12 +71,18 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="owned_organizations")
     created_at = models.DateTimeField(default=timezone.now)
+    # Written by billing when the balance stays negative; projects and tokens only read it.
+    suspended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 class Role(models.Model):

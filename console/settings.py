@@ -96,6 +96,9 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW = timedelta(minutes=env.int("LOGIN_FAILURE_WINDOW_MINUTES", default=15))
 INVITATION_VALIDITY = timedelta(days=7)
+# After re-entering the password, destructive actions do not ask again for this long.
+SUDO_WINDOW = timedelta(minutes=env.int("SUDO_WINDOW_MINUTES", default=10))
+PROJECT_LIMIT = env.int("PROJECT_LIMIT", default=20)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -37,14 +37,27 @@ def coming_soon(module: str, title: str, description: str):
 
 
 def confirm(
-    request, *, title: str, message: str, action_label: str, cancel_url: str, consequences=(), danger=True, parent=None
+    request,
+    *,
+    title: str,
+    message: str,
+    action_label: str,
+    cancel_url: str,
+    consequences=(),
+    danger=True,
+    parent=None,
+    form=None,
+    next_page="",
 ):
     """The one confirmation page for destructive actions: GET shows it, the view acts on POST.
 
-    `parent` is the (label, url) of the section shown in the breadcrumbs.
+    `parent` is the (label, url) of the section shown in the breadcrumbs; `form` holds extra fields
+    (a password, a version) and its errors; `next_page` is posted back for the view to return to.
     """
     context = {
         "parent": parent,
+        "form": form,
+        "next_page": next_page,
         "title": title,
         "message": message,
         "consequences": consequences,

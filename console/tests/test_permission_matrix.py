@@ -15,6 +15,9 @@ from accounts.services import create_role, invite
 ROLES = ("admin", "finance", "product_operation", "cs_maintenance", "engineer")
 EVERYONE = frozenset(ROLES)
 ADMIN_ONLY = frozenset({"admin"})
+PROJECT_VIEWERS = frozenset({"admin", "product_operation", "cs_maintenance", "engineer"})
+PROJECT_EDITORS = frozenset({"admin", "engineer"})
+CERTIFICATE_MANAGERS = frozenset({"admin", "engineer"})
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,15 @@ EXPECTATIONS: dict[str, Expect] = {
     "audit_log": Expect(allowed=frozenset({"admin", "cs_maintenance"})),
     "audit_log_csv": Expect(allowed=frozenset({"admin", "cs_maintenance"})),
     "api_credentials": Expect(allowed=frozenset({"admin", "engineer"})),
-    "projects:list": Expect(allowed=frozenset({"admin", "product_operation", "cs_maintenance", "engineer"})),
+    "projects:list": Expect(allowed=PROJECT_VIEWERS),
+    "projects:create": Expect(allowed=PROJECT_EDITORS),
+    "projects:detail": Expect(allowed=PROJECT_VIEWERS, object_url=True),
+    "projects:edit": Expect(allowed=PROJECT_EDITORS, object_url=True),
+    "projects:action": Expect(allowed=PROJECT_EDITORS, object_url=True),
+    "projects:rotation": Expect(allowed=CERTIFICATE_MANAGERS, object_url=True),
+    "projects:certificate_operation": Expect(allowed=CERTIFICATE_MANAGERS, object_url=True),
+    # Revealing is POST only (it writes an audit entry); POST is checked below.
+    "projects:reveal_certificate": Expect(ok=405, denied=405, anonymous=405, outsider=405),
     "usage:overview": Expect(allowed=EVERYONE),
     "billing:overview": Expect(allowed=frozenset({"admin", "finance"})),
 }
@@ -114,7 +125,14 @@ def objects(acme):
     invitation = invite(admin, "newcomer@example.test", acme.roles["finance"])
     token = "matrix-token"
     Invitation.objects.filter(pk=invitation.pk).update(token_hash=hash_token(token))
+    project_id = acme.projects[0].project_id
     return {
+        "projects:detail": {"project_id": project_id},
+        "projects:edit": {"project_id": project_id},
+        "projects:action": {"project_id": project_id, "action": "disable"},
+        "projects:rotation": {"project_id": project_id},
+        "projects:certificate_operation": {"project_id": project_id, "operation": "enable_secondary"},
+        "projects:reveal_certificate": {"project_id": project_id, "slot": "primary"},
         "change_member_role": {"pk": acme.membership("engineer").pk},
         "remove_member": {"pk": acme.membership("engineer").pk},
         "resend_invitation": {"pk": invitation.pk},
@@ -181,3 +199,25 @@ def test_django_admin_is_for_superusers_only(acme, client):
     acme.users["admin"].is_staff = acme.users["admin"].is_superuser = True
     acme.users["admin"].save()
     assert client.get("/admin/").status_code == 200
+
+
+PROJECT_POSTS = {
+    # URL name: (roles allowed, status when allowed)
+    "projects:reveal_certificate": (frozenset({"admin", "engineer"}), 200),
+    "projects:certificate_operation": (CERTIFICATE_MANAGERS, 302),
+    "projects:action": (PROJECT_EDITORS, 302),
+    "projects:edit": (PROJECT_EDITORS, 200),  # empty form: shown again with errors
+}
+
+
+@pytest.mark.parametrize("who", ["outsider", *ROLES])
+def test_post_project_urls(who, acme, globex, objects, client):
+    client.force_login(globex.users["admin"] if who == "outsider" else acme.users[who])
+    secret = acme.projects[0].primary.value
+    for name, (allowed, ok) in PROJECT_POSTS.items():
+        url = reverse(name, kwargs=objects[name])
+        response = client.post(url, {"version": acme.projects[0].certificates_version})
+        expected = 404 if who == "outsider" else ok if who in allowed else 403
+        assert response.status_code == expected, f"POST {name} as {who}: {response.status_code}, expected {expected}"
+        if who not in allowed:
+            assert secret not in response.content.decode()

@@ -4,6 +4,7 @@ from django.db import transaction
 
 from accounts.models import Membership, Organization, User
 from accounts.services import create_organization, ensure_builtin_roles
+from projects import services as project_services
 from projects.models import Project
 
 DEMO_PASSWORD = "console-demo"
@@ -15,13 +16,19 @@ DEMO_USERS = (
     ("support@acme.test", "Sam Support", "cs_maintenance"),
     ("engineer@acme.test", "Erin Engineer", "engineer"),
 )
-DEMO_PROJECTS = ("Acme Meetings", "Acme Live Classes", "Acme Support Calls")
+# name, authentication mechanism, whether a rotation is under way (secondary enabled)
+DEMO_PROJECTS = (
+    ("Acme Meetings", Project.Mechanism.SECURED, False),
+    ("Acme Live Classes", Project.Mechanism.APP_ID, False),
+    ("Acme Support Calls", Project.Mechanism.SECURED, True),
+)
 
 
 class Command(BaseCommand):
     help = (
         'Create the demo organization "Acme" with one user per built-in role (password '
-        f"{DEMO_PASSWORD!r}) and a few projects. Safe to run again. Refuses to run when DEBUG is false."
+        f"{DEMO_PASSWORD!r}) and three projects (App ID only, Secured, mid-rotation). Safe to run again. "
+        "Refuses to run when DEBUG is false."
     )
 
     def handle(self, *args, **options):
@@ -51,6 +58,11 @@ class Command(BaseCommand):
             Membership.objects.update_or_create(
                 user=users[email], organization=organization, defaults={"role": roles[role_key]}
             )
-        for name in DEMO_PROJECTS:
-            Project.objects.get_or_create(organization=organization, name=name)
+        admin = Membership.objects.get(organization=organization, user=owner)
+        for name, mechanism, mid_rotation in DEMO_PROJECTS:
+            if Project.objects.filter(organization=organization, name=name).exists():
+                continue
+            project = project_services.create_project(admin, name=name, mechanism=mechanism)
+            if mid_rotation:
+                project_services.enable_secondary(admin, project)
         return organization

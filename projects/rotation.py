@@ -1,0 +1,105 @@
+"""Where a project stands in a zero-downtime certificate rotation, for the guided rotation page.
+
+The four steps: enable a secondary certificate -> deploy it to your token servers -> swap -> disable and
+delete the old certificate. The state is derived from the certificates alone; nothing extra is stored.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .models import Project
+
+TOKEN_LIFETIME = timedelta(hours=24)  # the longest a token signed with the old certificate can live
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    title: str
+    text: str
+    status: str  # "done", "current" or "todo"
+    action: str | None = None  # certificate operation offered at this step
+    action_label: str = ""
+
+
+def rotation_steps(project: Project) -> tuple[list[Step], str]:
+    """The four steps with their status, and one sentence saying where the project is."""
+    primary, secondary = project.primary, project.secondary
+    if primary is None or not primary.enabled:
+        return _steps(0), "Rotation needs an enabled primary certificate: enable it on the project page first."
+    if secondary is None:
+        summary = "No rotation in progress."
+        if project.last_rotation_at:
+            summary += f" The last swap was on {project.last_rotation_at:%Y-%m-%d %H:%M} UTC."
+        return _steps(1), summary + " Start with step 1."
+    if secondary.retired_at is None:
+        if not secondary.enabled:
+            return _steps(1, reenable=True), (
+                "A new secondary certificate exists but is disabled: re-enable it to go on, or delete it."
+            )
+        return _steps(2), (
+            "The secondary certificate is enabled. Deploy it to every server that generates tokens, then swap."
+        )
+    waited = timezone.now() - secondary.retired_at
+    if secondary.enabled:
+        if waited < TOKEN_LIFETIME:
+            hours = (TOKEN_LIFETIME - waited).total_seconds() / 3600
+            advice = f"Tokens signed with the old certificate may live up to {hours:.0f} more hours."
+        else:
+            advice = "24 hours have passed since the swap: tokens signed with it have all expired."
+        return _steps(4), f"Swapped. The old certificate is now the secondary and still accepted. {advice}"
+    return _steps(4, disabled=True), (
+        "The old certificate is disabled: tokens signed with it are refused. Delete it to finish."
+    )
+
+
+def _steps(current: int, *, reenable: bool = False, disabled: bool = False) -> list[Step]:
+    def status(number: int) -> str:
+        if current == 0:
+            return "todo"
+        if number < current or (current == 2 and number == 1):
+            return "done"
+        if number == current or (current == 2 and number == 3):
+            return "current"
+        return "todo"
+
+    step4_action, step4_label = (
+        ("delete_secondary", "Delete old certificate") if disabled else ("disable_secondary", "Disable old certificate")
+    )
+    return [
+        Step(
+            1,
+            "Enable a secondary certificate",
+            "A new certificate is created next to the primary. Both are accepted; nothing changes for clients.",
+            status(1),
+            "enable_secondary",
+            "Re-enable secondary" if reenable else "Enable secondary",
+        ),
+        Step(
+            2,
+            "Deploy it to your token servers",
+            "Copy the secondary certificate into the configuration of every server that generates tokens. "
+            "Tokens they sign with it are accepted at once.",
+            status(2),
+        ),
+        Step(
+            3,
+            "Swap",
+            "The secondary becomes the primary (temp tokens are signed with it) and the old primary becomes "
+            "the secondary. Both stay valid.",
+            status(3),
+            "swap",
+            "Swap certificates",
+        ),
+        Step(
+            4,
+            "Disable, then delete the old certificate",
+            "When no server uses the old certificate any more and its tokens have expired (24 hours), disable "
+            "it; tokens signed with it stop working. Then delete it.",
+            status(4),
+            step4_action,
+            step4_label,
+        ),
+    ]

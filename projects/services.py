@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import Membership
+from accounts.models import Membership, Organization
 from accounts.permissions import ADMIN
 from accounts.services import RuleViolation
 
@@ -75,7 +75,8 @@ def create_project(
     request=None,
 ) -> Project:
     """A new project; Secured projects get an enabled primary certificate at once."""
-    organization = type(actor.organization).objects.select_for_update().get(pk=actor.organization_id)
+    # Locking the organization serializes creations, so two at once cannot both pass the limit check.
+    organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
     _check_project_limit(organization)
     _check_name_free(organization, name)
     project = Project.objects.create(

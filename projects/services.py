@@ -103,6 +103,12 @@ def _locked(project: Project) -> Project:
     return Project.objects.select_for_update().prefetch_related("certificates").get(pk=project.pk)
 
 
+def _lock_organization(project: Project) -> None:
+    # Names and the project limit are per organization: changes to either take the organization's lock
+    # first, in the same order as create_project, so two cannot both pass a check.
+    Organization.objects.select_for_update().get(pk=project.organization_id)
+
+
 def _touch(project: Project, *fields: str) -> None:
     project.updated_at = timezone.now()
     project.save(update_fields=[*fields, "updated_at"])
@@ -110,6 +116,7 @@ def _touch(project: Project, *fields: str) -> None:
 
 @transaction.atomic
 def update_project(actor: Membership, project: Project, *, name, use_case, region, stage, request=None) -> Project:
+    _lock_organization(project)
     project = _locked(project)
     _check_name_free(project.organization, name, exclude_pk=project.pk)
     fields = {"name": name, "use_case": use_case, "region": region, "stage": stage}
@@ -135,6 +142,7 @@ def set_enabled(actor: Membership, project: Project, enabled: bool, *, request=N
 
 @transaction.atomic
 def set_archived(actor: Membership, project: Project, archived: bool, *, request=None) -> Project:
+    _lock_organization(project)
     project = _locked(project)
     if project.is_archived == archived:
         return project

@@ -30,10 +30,12 @@ def rotation_steps(project: Project) -> tuple[list[Step], str]:
     if primary is None or not primary.enabled:
         return _steps(0), "Rotation needs an enabled primary certificate: enable it on the project page first."
     if secondary is None:
-        summary = "No rotation in progress."
         if project.last_rotation_at:
-            summary += f" The last swap was on {project.last_rotation_at:%Y-%m-%d %H:%M} UTC."
-        return _steps(1), summary + " Start with step 1."
+            return _steps(1), (
+                f"No rotation in progress. The last swap was on {project.last_rotation_at:%Y-%m-%d %H:%M} UTC. "
+                "To rotate again, start with step 1."
+            )
+        return _steps(1), "No rotation in progress. Start with step 1."
     if secondary.retired_at is None:
         if not secondary.enabled:
             return _steps(1, reenable=True), (

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.access import get_for_member, member_required, restrict
@@ -14,7 +15,7 @@ from console.views import confirm, form_page
 from . import services
 from .forms import CertificateActionForm, ProjectCreateForm, ProjectEditForm
 from .models import Certificate, Project
-from .rotation import rotation_steps
+from .rotation import TOKEN_LIFETIME, rotation_steps
 from .services import RuleViolation
 
 PROJECTS_SECTION = ("Projects", "/projects/")
@@ -55,7 +56,9 @@ def project_list(request):
         ],
         default_ordering=("-created_at",),
         empty_title="No archived projects" if archived else "No projects yet",
-        empty_text="" if archived else "Create a project to get an App ID for your app.",
+        empty_text="Archive a project you no longer use from its page; it can be restored here."
+        if archived
+        else "Create a project to get an App ID for your app.",
     )
     context = {
         "changelist": changelist,
@@ -248,6 +251,8 @@ def reveal_certificate(request, project_id, slot):
     except RuleViolation as error:
         messages.error(request, str(error))
         return redirect("projects:detail", project.project_id)
+    if request.POST.get("next") == "rotation" and request.membership.can("certificates", "manage"):
+        return _render_rotation(request, project, revealed={slot: value})
     return _render_detail(request, project, revealed={slot: value})
 
 
@@ -259,6 +264,8 @@ class CertificateOperation:
     service: object
     consequences: list[str] = field(default_factory=list)
     destructive: bool = True  # asks for the password (sudo mode)
+    danger: bool = True  # red styling: something stops working
+    slot: str | None = None  # the certificate acted on, named by its fingerprint on the page
     done: str = "Done."
 
 
@@ -289,6 +296,8 @@ CERTIFICATE_OPERATIONS = {
             "Temp tokens from the console are signed with the new primary from now on.",
             "Servers still using the old primary keep working while it stays enabled as the secondary.",
         ],
+        danger=False,
+        slot="secondary",
         done="Certificates swapped. Once no server uses the old one, disable and delete it.",
     ),
     "disable_secondary": CertificateOperation(
@@ -300,6 +309,7 @@ CERTIFICATE_OPERATIONS = {
             "Tokens signed with this certificate stop working at once.",
             "You can enable it again, or delete it for good.",
         ],
+        slot="secondary",
         done="The secondary certificate is disabled.",
     ),
     "delete_secondary": CertificateOperation(
@@ -308,6 +318,7 @@ CERTIFICATE_OPERATIONS = {
         "Delete secondary certificate",
         services.delete_secondary,
         ["Tokens signed with this certificate can never work again.", "There is no way to recover it."],
+        slot="secondary",
         done="The secondary certificate is deleted.",
     ),
     "reset_primary": CertificateOperation(
@@ -319,6 +330,7 @@ CERTIFICATE_OPERATIONS = {
             "Tokens signed with the current primary certificate stop working at once.",
             "Every server that generates tokens needs the new value.",
         ],
+        slot="primary",
         done="The primary certificate has a new value.",
     ),
     "require_tokens": CertificateOperation(
@@ -347,41 +359,73 @@ def certificate_operation(request, project_id, operation):
     seen = request.GET.get("version", "")
     initial = {"version": int(seen) if seen.isdigit() else project.certificates_version}
     form = CertificateActionForm(request.POST or None, initial=initial, request=request, ask_password=ask_password)
+    from_rotation = request.POST.get("next", request.GET.get("next")) == "rotation"
+    back_url = reverse("projects:rotation", args=[project.project_id]) if from_rotation else detail_url
     if request.method == "POST" and form.is_valid():
         if ask_password:
             grant_sudo(request)
+        finishes_rotation = operation == "delete_secondary" and project.secondary and project.secondary.retired_at
         try:
             spec.service(request.membership, project, expected_version=form.cleaned_data["version"], request=request)
         except RuleViolation as error:
             messages.error(request, str(error))
         else:
-            messages.success(request, spec.done)
-        back_to = "projects:rotation" if request.POST.get("next") == "rotation" else "projects:detail"
-        return redirect(back_to, project.project_id)
+            done = "Rotation complete: the old certificate is gone." if finishes_rotation else spec.done
+            messages.success(request, done)
+        return redirect(back_url)
     return confirm(
         request,
-        title=spec.title.format(name=project.name),
+        title=_operation_title(spec, project),
         message=spec.message,
         action_label=spec.label,
-        consequences=spec.consequences,
-        cancel_url=detail_url,
-        danger=spec.destructive,
-        parent=PROJECTS_SECTION,
+        consequences=_operation_consequences(spec, operation, project),
+        cancel_url=back_url,
+        danger=spec.danger,
+        parent=(project.name, detail_url),
         form=form,
-        next_page=request.GET.get("next", ""),
+        next_page="rotation" if from_rotation else "",
     )
+
+
+def _operation_title(spec: CertificateOperation, project: Project) -> str:
+    title = spec.title.format(name=project.name)
+    certificate = project.certificate(spec.slot) if spec.slot else None
+    if certificate is None:
+        return title
+    old = ", the old primary" if certificate.retired_at else ""
+    return f"{title.rstrip('?')} (fingerprint {certificate.fingerprint}{old})?"
+
+
+def _operation_consequences(spec: CertificateOperation, operation: str, project: Project) -> list[str]:
+    consequences = list(spec.consequences)
+    secondary = project.secondary
+    if operation == "disable_secondary" and secondary is not None and secondary.retired_at:
+        hours = (timezone.now() - secondary.retired_at).total_seconds() / 3600
+        if hours < TOKEN_LIFETIME.total_seconds() / 3600:
+            consequences.insert(
+                0,
+                f"The swap was only {hours:.1f} hours ago: tokens signed with this certificate may still be in "
+                "use (they live up to 24 hours). Make sure no server still signs with it.",
+            )
+    return consequences
 
 
 @member_required("certificates", "manage")
 def rotation(request, project_id):
-    project = _project(request, project_id)
+    return _render_rotation(request, _project(request, project_id))
+
+
+def _render_rotation(request, project, revealed=None):
     steps, summary = rotation_steps(project)
     context = {
         "project": project,
         "steps": steps,
         "summary": summary,
-        "slots": certificate_slots(project, {}),
-        "can_view_certificates": request.membership.can("certificates"),
-        "can_manage_certificates": False,
+        "slots": certificate_slots(project, revealed or {}),
+        "can_view_certificates": True,
+        "can_manage_certificates": False,  # the steps offer the actions here
+        "on_rotation_page": True,
     }
-    return render(request, "projects/rotation.html", context)
+    response = render(request, "projects/rotation.html", context)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -195,7 +195,11 @@ def test_engineer_creates_a_secured_project_and_rotates_its_certificate(live_ser
 
     # Step 3: swap. Destructive: the password is asked, and typing it opens sudo mode.
     page.get_by_role("link", name="Swap certificates").click()
-    expect(page.get_by_role("heading", name=f"Swap the certificates of {PROJECT_NAME}?")).to_be_visible()
+    expect(
+        page.get_by_role(
+            "heading", name=re.compile(rf"^Swap the certificates of {PROJECT_NAME} \(fingerprint [0-9a-f]{{8}}")
+        )
+    ).to_be_visible()
     password = page.get_by_label(label("Your password"))
     expect(password).to_be_visible()
     password.fill(PASSWORD)
@@ -212,7 +216,12 @@ def test_engineer_creates_a_secured_project_and_rotates_its_certificate(live_ser
 
     # Step 4a: disable the old certificate. Sudo mode is on: no password asked this time.
     page.get_by_role("link", name="Disable old certificate").click()
-    expect(page.get_by_role("heading", name=f"Disable the secondary certificate of {PROJECT_NAME}?")).to_be_visible()
+    expect(
+        page.get_by_role(
+            "heading",
+            name=re.compile(rf"^Disable the secondary certificate of {PROJECT_NAME} \(fingerprint [0-9a-f]{{8}}"),
+        )
+    ).to_be_visible()
     expect(page.get_by_text("Tokens signed with this certificate stop working at once.")).to_be_visible()
     expect(page.get_by_label(label("Your password"))).to_have_count(0)
     shoot(page, "39-confirm-disable-old")
@@ -225,12 +234,17 @@ def test_engineer_creates_a_secured_project_and_rotates_its_certificate(live_ser
 
     # Step 4b: delete it, for good.
     page.get_by_role("link", name="Delete old certificate").click()
-    expect(page.get_by_role("heading", name=f"Delete the secondary certificate of {PROJECT_NAME}?")).to_be_visible()
+    expect(
+        page.get_by_role(
+            "heading",
+            name=re.compile(rf"^Delete the secondary certificate of {PROJECT_NAME} \(fingerprint [0-9a-f]{{8}}"),
+        )
+    ).to_be_visible()
     expect(page.get_by_text("This cannot be undone.")).to_be_visible()
     expect(page.get_by_label(label("Your password"))).to_have_count(0)
     shoot(page, "41-confirm-delete-old")
     page.get_by_role("button", name="Delete secondary certificate").click()
-    expect(message(page, "The secondary certificate is deleted.")).to_be_visible()
+    expect(message(page, "Rotation complete: the old certificate is gone.")).to_be_visible()
     expect(page.get_by_text("No rotation in progress.")).to_be_visible()
     expect(page.get_by_text("The last swap was on")).to_be_visible()
     assert current_steps(page) == ["1"]

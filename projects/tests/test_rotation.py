@@ -163,7 +163,8 @@ def test_after_the_delete_no_rotation_is_in_progress_and_the_last_swap_is_named(
     assert statuses(steps) == ["current", "todo", "todo", "todo"]
     assert offered(steps) == {1: ("enable_secondary", "Enable secondary")}
     assert summary == (
-        f"No rotation in progress. The last swap was on {swapped_at:%Y-%m-%d %H:%M} UTC. Start with step 1."
+        f"No rotation in progress. The last swap was on {swapped_at:%Y-%m-%d %H:%M} UTC. "
+        "To rotate again, start with step 1."
     )
 
 

@@ -1,0 +1,84 @@
+"""Input rules for tokens (Agora's documented limits), checked once before building. Pure Python.
+
+Each check returns the cleaned value or raises TokenError with a message meant for the person who typed it.
+"""
+
+import string
+
+from .accesstoken2 import MAX_U32, TokenError
+
+# Agora's allowed characters for channel names and user accounts.
+NAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + " !#$%&()+-:;<=.>?@[]^_{}|~,")
+MAX_CHANNEL_BYTES = 63  # "fewer than 64 bytes"
+MAX_ACCOUNT_BYTES = 255
+MAX_USER_ID_BYTES = 64
+DAY = 86_400
+
+
+def _check_characters(value: str, what: str) -> None:
+    bad = sorted({char for char in value if char not in NAME_CHARACTERS})
+    if bad:
+        shown = " ".join(repr(char) for char in bad[:5])
+        raise TokenError(f"{what} contains characters that are not allowed: {shown}.")
+
+
+def channel_name(value) -> str:
+    if not isinstance(value, str) or not value:
+        raise TokenError("Enter a channel name.")
+    if len(value.encode()) > MAX_CHANNEL_BYTES:
+        raise TokenError(f"The channel name must be shorter than 64 bytes (it has {len(value.encode())}).")
+    _check_characters(value, "The channel name")
+    return value
+
+
+def uid(value) -> int:
+    if isinstance(value, bool):
+        raise TokenError("The uid must be a whole number.")
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            raise TokenError("The uid must be a whole number between 0 and 4294967295.")
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= MAX_U32:
+        raise TokenError(f"The uid must be between 0 and {MAX_U32} (0 lets any uid use the token).")
+    return value
+
+
+def account(value) -> str:
+    if not isinstance(value, str) or not value:
+        raise TokenError("Enter a user account.")
+    if len(value.encode()) > MAX_ACCOUNT_BYTES:
+        raise TokenError(f"The user account must be at most {MAX_ACCOUNT_BYTES} bytes.")
+    _check_characters(value, "The user account")
+    return value
+
+
+def user_id(value) -> str:
+    """RTM and Chat user ids: 1 to 64 bytes of printable ASCII, no surrounding spaces."""
+    if not isinstance(value, str) or not value.strip():
+        raise TokenError("Enter a user id.")
+    if value != value.strip():
+        raise TokenError("The user id cannot start or end with a space.")
+    if len(value.encode()) > MAX_USER_ID_BYTES:
+        raise TokenError(f"The user id must be at most {MAX_USER_ID_BYTES} bytes.")
+    if not all(char.isascii() and char.isprintable() for char in value):
+        raise TokenError("The user id may contain printable ASCII characters only.")
+    return value
+
+
+def expire(value, maximum: int = DAY, what: str = "The expiry") -> int:
+    if isinstance(value, bool):
+        raise TokenError(f"{what} must be a number of seconds.")
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            raise TokenError(f"{what} must be a number of seconds.")
+        value = int(value)
+    if not isinstance(value, int) or not 1 <= value <= maximum:
+        raise TokenError(f"{what} must be between 1 and {maximum:,} seconds.")
+    return value
+
+
+def role(value) -> int:
+    roles = {"publisher": 1, "subscriber": 2, 1: 1, 2: 2, "1": 1, "2": 2}
+    if isinstance(value, bool) or value not in roles:
+        raise TokenError('The role must be "publisher" or "subscriber".')
+    return roles[value]

@@ -1,0 +1,162 @@
+"""Issuing tokens for stored projects: one entry point for the console, the CLI and the API.
+
+`build_token` validates the request with the documented input rules, checks that the project may have
+tokens issued (projects.services.check_can_issue_tokens) and signs with the primary certificate.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from accounts import audit
+from accounts.services import RuleViolation
+from projects.models import Project
+from projects.services import check_can_issue_tokens
+
+from . import accesstoken2 as at2
+from . import rules
+
+audit.register_actions({"token.generated": "Temp token generated"})
+
+KINDS = {
+    "rtc": "RTC",
+    "rtm": "RTM",
+    "rtc_rtm": "RTC + RTM",
+    "chat_app": "Chat app token",
+    "chat_user": "Chat user token",
+}
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    kind: str
+    issued_at: datetime
+    expires_at: datetime
+    subject: dict  # what the token is for: channel, uid/account, user id, role (never the token itself)
+
+    def grants(self) -> dict:
+        """The token as parsed back: exactly what it grants."""
+        return at2.parse(self.token).as_dict()
+
+
+def _rtc_subject(params: dict) -> tuple[dict, int | str]:
+    channel = rules.channel_name(params.get("channel"))
+    if params.get("account") not in (None, ""):
+        who = rules.account(params["account"])
+        subject = {"channel": channel, "account": who}
+    else:
+        who = rules.uid(params.get("uid", 0))
+        subject = {"channel": channel, "uid": who}
+    subject["role"] = "publisher" if rules.role(params.get("role", "publisher")) == 1 else "subscriber"
+    return subject, who
+
+
+def build_token(project: Project, kind: str, params: dict, *, max_expire: int = rules.DAY) -> IssuedToken:
+    """Validate, check the project, and build. Raises TokenError (bad input) or RuleViolation (project)."""
+    if kind not in KINDS:
+        raise at2.TokenError(f"Unknown token type {kind!r}: use one of {', '.join(KINDS)}.")
+    expire = rules.expire(params.get("expire", rules.DAY), max_expire)
+    privilege_expire = params.get("privilege_expire")
+    if privilege_expire not in (None, ""):
+        privilege_expire = rules.expire(privilege_expire, max_expire, "The privilege expiry")
+    else:
+        privilege_expire = None
+    check_can_issue_tokens(project)
+    app_id, certificate = project.app_id, project.primary.value
+    issued = int(datetime.now(UTC).timestamp())
+    when = {"issue_ts": issued}
+
+    if kind == "rtc":
+        subject, who = _rtc_subject(params)
+        token = at2.build_rtc(
+            app_id, certificate, subject["channel"], who, rules.role(subject["role"]), expire, privilege_expire, **when
+        )
+    elif kind == "rtc_rtm":
+        subject, who = _rtc_subject(params)
+        account = str(who) if isinstance(who, int) else who
+        subject["user_id"] = account
+        token = at2.build_rtc_rtm(
+            app_id,
+            certificate,
+            subject["channel"],
+            account,
+            rules.role(subject["role"]),
+            expire,
+            privilege_expire,
+            **when,
+        )
+    elif kind == "rtm":
+        subject = {"user_id": rules.user_id(params.get("user_id"))}
+        token = at2.build_rtm(app_id, certificate, subject["user_id"], expire, **when)
+    elif kind == "chat_user":
+        subject = {"user_id": rules.user_id(params.get("user_id"))}
+        token = at2.build_chat_user(app_id, certificate, subject["user_id"], expire, **when)
+    else:
+        subject = {}
+        token = at2.build_chat_app(app_id, certificate, expire, **when)
+    return IssuedToken(
+        token=token,
+        kind=kind,
+        issued_at=datetime.fromtimestamp(issued, UTC),
+        expires_at=datetime.fromtimestamp(issued + expire, UTC),
+        subject=subject,
+    )
+
+
+def issue_temp_token(actor, project: Project, kind: str, params: dict, *, request=None) -> IssuedToken:
+    """A temp token from the console, audited (who, project, channel or user, expiry; not the token)."""
+    issued = build_token(project, kind, params)
+    audit.record(
+        "token.generated",
+        request=request,
+        organization=project.organization,
+        target=project.name,
+        kind=kind,
+        expires_at=issued.expires_at.isoformat(),
+        **issued.subject,
+    )
+    return issued
+
+
+@dataclass
+class Inspection:
+    """What the token inspector shows about one pasted token."""
+
+    token: str
+    version: str = ""
+    details: dict | None = None  # the parsed token (accesstoken2 Token.as_dict / LegacyToken.as_dict)
+    error: str = ""
+    project: Project | None = None
+    signed_by: str = ""  # "primary" or "secondary" when a certificate of the project verifies it
+    signer_enabled: bool = False
+    expired: bool = False
+    expires_at: datetime | None = None
+
+    @property
+    def is_legacy(self) -> bool:
+        return self.version == at2.LEGACY_VERSION
+
+
+def inspect_token(token: str, projects) -> Inspection:
+    """Parse `token`, find its project among `projects` (a queryset the person may see) and verify it."""
+    token = (token or "").strip()
+    inspection = Inspection(token=token, version=token[:3])
+    try:
+        parsed = at2.parse_legacy(token) if inspection.is_legacy else at2.parse(token)
+    except at2.TokenError as error:
+        inspection.error = str(error)
+        return inspection
+    inspection.details = parsed.as_dict()
+    inspection.expired = parsed.is_expired()
+    expires_ts = parsed.expire_ts if inspection.is_legacy else parsed.expires_at
+    inspection.expires_at = datetime.fromtimestamp(expires_ts, UTC)
+    inspection.project = projects.filter(app_id__iexact=parsed.app_id).prefetch_related("certificates").first()
+    if inspection.project is not None and not inspection.is_legacy:
+        for certificate in inspection.project.certificates.all():
+            if parsed.verify(certificate.value):
+                inspection.signed_by, inspection.signer_enabled = certificate.slot, certificate.enabled
+                break
+    return inspection
+
+
+__all__ = ["Inspection", "inspect_token", "IssuedToken", "RuleViolation", "build_token", "issue_temp_token", "KINDS"]

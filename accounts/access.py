@@ -59,3 +59,17 @@ def require(membership: Membership, module: str, level: str) -> None:
     """Inside a view: the same check as `member_required`, for actions that need a higher level."""
     if not membership.can(module, level):
         raise PermissionDenied(f"Your role does not allow this ({module}: {level} needed).")
+
+
+def module_permission(module: str, level: str = "view"):
+    """The same check for API views (DRF permission class): a member with at least `level` in `module`."""
+    from rest_framework.permissions import BasePermission
+
+    class ModulePermission(BasePermission):
+        message = f"Your role does not allow this ({module}: {level} needed)."
+
+        def has_permission(self, request, view):
+            membership = getattr(request, "membership", None)
+            return membership is not None and membership.can(module, level)
+
+    return ModulePermission

@@ -14,6 +14,7 @@ class NavItem:
 NAVIGATION = (
     NavItem("Overview", "overview", None, "/overview"),
     NavItem("Projects", "projects:list", "projects", "/projects"),
+    NavItem("Token inspector", "tokens:inspector", "projects", "/tokens"),
     NavItem("Usage", "usage:overview", "usage", "/usage"),
     NavItem("Billing", "billing:overview", "billing", "/billing"),
     NavItem("Members & Roles", "members", "members", "/members"),

@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "console",
     "accounts",
     "projects",
@@ -100,6 +103,26 @@ INVITATION_VALIDITY = timedelta(days=7)
 # After re-entering the password, destructive actions do not ask again for this long.
 SUDO_WINDOW = timedelta(minutes=env.int("SUDO_WINDOW_MINUTES", default=10))
 PROJECT_LIMIT = env.int("PROJECT_LIMIT", default=20)
+
+# The longest token the token API may issue (temp tokens from the console are capped at 24 hours).
+TOKEN_API_MAX_EXPIRE = env.int("TOKEN_API_MAX_EXPIRE", default=86_400)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "console.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Console API",
+    "DESCRIPTION": 'The native API of Console. Errors answer {"message": ...} with a 4xx status.',
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "REDOC_DIST": "SIDECAR",  # the docs page's script is served from here, not from a CDN
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -7,8 +7,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("overview/", views.overview, name="overview"),
     path("", include("accounts.urls")),
+    path("", include("tokens.urls")),
     path("projects/", include("projects.urls")),
     path("usage/", include("usage.urls")),
     path("billing/", include("billing.urls")),
+    path("api/", include("console.api_urls")),
     path("admin/", admin.site.urls),
 ]

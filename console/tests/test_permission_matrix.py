@@ -18,6 +18,7 @@ ADMIN_ONLY = frozenset({"admin"})
 PROJECT_VIEWERS = frozenset({"admin", "product_operation", "cs_maintenance", "engineer"})
 PROJECT_EDITORS = frozenset({"admin", "engineer"})
 CERTIFICATE_MANAGERS = frozenset({"admin", "engineer"})
+TOKEN_ISSUERS = frozenset({"admin", "engineer"})
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,14 @@ EXPECTATIONS: dict[str, Expect] = {
     "projects:action": Expect(allowed=PROJECT_EDITORS, object_url=True),
     "projects:rotation": Expect(allowed=CERTIFICATE_MANAGERS, object_url=True),
     "projects:certificate_operation": Expect(allowed=CERTIFICATE_MANAGERS, object_url=True),
+    "tokens:temp_token": Expect(allowed=frozenset({"admin", "engineer"}), object_url=True),
+    "tokens:inspector": Expect(allowed=PROJECT_VIEWERS),
+    # The native API: anonymous callers get 403 with {"message": ...}; issuing tokens is POST.
+    "api_tokens": Expect(ok=405, allowed=TOKEN_ISSUERS, anonymous=403, outsider=405),
+    "api_community_rtc_token": Expect(allowed=TOKEN_ISSUERS, anonymous=403, object_url=True),
+    "api_community_rtm_token": Expect(allowed=TOKEN_ISSUERS, anonymous=403, object_url=True),
+    "api_schema": PUBLIC,
+    "api_docs": PUBLIC,
     # Revealing is POST only (it writes an audit entry); POST is checked below.
     "projects:reveal_certificate": Expect(ok=405, denied=405, anonymous=405, outsider=405),
     "usage:overview": Expect(allowed=EVERYONE),
@@ -133,6 +142,16 @@ def objects(acme):
         "projects:rotation": {"project_id": project_id},
         "projects:certificate_operation": {"project_id": project_id, "operation": "enable_secondary"},
         "projects:reveal_certificate": {"project_id": project_id, "slot": "primary"},
+        "tokens:temp_token": {"project_id": project_id},
+        "api_tokens": {"project_id": project_id},
+        "api_community_rtc_token": {
+            "project_id": project_id,
+            "channel": "demo",
+            "role": "publisher",
+            "id_type": "uid",
+            "user": "42",
+        },
+        "api_community_rtm_token": {"project_id": project_id, "user_id": "someone"},
         "change_member_role": {"pk": acme.membership("engineer").pk},
         "remove_member": {"pk": acme.membership("engineer").pk},
         "resend_invitation": {"pk": invitation.pk},

@@ -12,3 +12,15 @@ document.addEventListener("click", (event) => {
     });
   }
 });
+
+// Countdowns: <span class="countdown" data-expires="UNIX SECONDS">.
+function updateCountdowns() {
+  document.querySelectorAll(".countdown[data-expires]").forEach((el) => {
+    const left = Number(el.dataset.expires) - Math.floor(Date.now() / 1000);
+    if (left <= 0) { el.textContent = "expired"; return; }
+    const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+    el.textContent = `${h}h ${String(m).padStart(2, "0")}m ${String(s).padStart(2, "0")}s left`;
+  });
+}
+setInterval(updateCountdowns, 1000);
+document.addEventListener("DOMContentLoaded", updateCountdowns);

@@ -1,0 +1,110 @@
+"""The token API, for production token servers, and the paths of Agora's community token service."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import get_for_member, module_permission
+from console.api import error
+from projects.models import Project
+from projects.services import RuleViolation
+
+from .accesstoken2 import TokenError
+from .services import KINDS, build_token
+
+COMMUNITY_DEFAULT_EXPIRY = 3600  # what the community token service assumes without ?expiry=
+
+
+def _issue(request, project_id: str, kind: str, params: dict):
+    project = get_for_member(
+        request.membership,
+        Project.objects.select_related("organization").prefetch_related("certificates"),
+        project_id=project_id,
+    )
+    try:
+        return build_token(project, kind, params, max_expire=settings.TOKEN_API_MAX_EXPIRE), None
+    except TokenError as problem:
+        return None, error(str(problem), 400)
+    except RuleViolation as problem:
+        return None, error(str(problem), 403)
+
+
+class TokenView(APIView):
+    permission_classes = [module_permission("tokens", "generate")]
+
+    @extend_schema(
+        summary="Issue a token",
+        request=inline_serializer(
+            "TokenRequest",
+            {
+                "type": serializers.ChoiceField(choices=list(KINDS)),
+                "channel": serializers.CharField(required=False),
+                "uid": serializers.IntegerField(required=False, min_value=0),
+                "account": serializers.CharField(required=False),
+                "role": serializers.ChoiceField(choices=["publisher", "subscriber"], required=False),
+                "user_id": serializers.CharField(required=False),
+                "expire": serializers.IntegerField(required=False, help_text="Seconds; default 86,400."),
+                "privilege_expire": serializers.IntegerField(required=False),
+            },
+        ),
+        responses={
+            200: inline_serializer(
+                "TokenResponse",
+                {
+                    "token": serializers.CharField(),
+                    "expires_at": serializers.DateTimeField(),
+                },
+            )
+        },
+        examples=[
+            OpenApiExample(
+                "RTC publisher",
+                value={"type": "rtc", "channel": "demo", "uid": 42, "role": "publisher", "expire": 3600},
+            )
+        ],
+    )
+    def post(self, request, project_id):
+        if not isinstance(request.data, dict):
+            return error("Send a JSON object.")
+        issued, problem = _issue(request, project_id, str(request.data.get("type", "")), request.data)
+        if problem:
+            return problem
+        return Response({"token": issued.token, "expires_at": issued.expires_at.isoformat()})
+
+
+def _expiry(request) -> int | str:
+    return request.query_params.get("expiry", COMMUNITY_DEFAULT_EXPIRY)
+
+
+class CommunityRtcTokenView(APIView):
+    """`GET .../rtc/<channel>/<role>/<uid|userAccount>/<id>/?expiry=N` -> {"rtcToken": ...}."""
+
+    permission_classes = [module_permission("tokens", "generate")]
+
+    @extend_schema(
+        summary="RTC token (community token service path)",
+        responses={200: inline_serializer("RtcToken", {"rtcToken": serializers.CharField()})},
+    )
+    def get(self, request, project_id, channel, role, id_type, user):
+        if id_type not in ("uid", "userAccount"):
+            return error('The token type must be "uid" or "userAccount".')
+        params = {"channel": channel, "role": role, "expire": _expiry(request)}
+        params["uid" if id_type == "uid" else "account"] = user
+        issued, problem = _issue(request, project_id, "rtc", params)
+        return problem or Response({"rtcToken": issued.token})
+
+
+class CommunityRtmTokenView(APIView):
+    """`GET .../rtm/<user id>/?expiry=N` -> {"rtmToken": ...}."""
+
+    permission_classes = [module_permission("tokens", "generate")]
+
+    @extend_schema(
+        summary="RTM token (community token service path)",
+        responses={200: inline_serializer("RtmToken", {"rtmToken": serializers.CharField()})},
+    )
+    def get(self, request, project_id, user_id):
+        issued, problem = _issue(request, project_id, "rtm", {"user_id": user_id, "expire": _expiry(request)})
+        return problem or Response({"rtmToken": issued.token})

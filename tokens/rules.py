@@ -15,6 +15,12 @@ MAX_USER_ID_BYTES = 64
 DAY = 86_400
 
 
+def _is_ascii_number(text: str) -> bool:
+    # str.isdigit() also accepts "²" and other scripts' digits, which int() rejects or reads differently.
+    text = text.strip()
+    return text.isascii() and text.isdigit()
+
+
 def _check_characters(value: str, what: str) -> None:
     bad = sorted({char for char in value if char not in NAME_CHARACTERS})
     if bad:
@@ -35,7 +41,7 @@ def uid(value) -> int:
     if isinstance(value, bool):
         raise TokenError("The uid must be a whole number.")
     if isinstance(value, str):
-        if not value.strip().isdigit():
+        if not _is_ascii_number(value):
             raise TokenError("The uid must be a whole number between 0 and 4294967295.")
         value = int(value)
     if not isinstance(value, int) or not 0 <= value <= MAX_U32:
@@ -69,7 +75,7 @@ def expire(value, maximum: int = DAY, what: str = "The expiry") -> int:
     if isinstance(value, bool):
         raise TokenError(f"{what} must be a number of seconds.")
     if isinstance(value, str):
-        if not value.strip().isdigit():
+        if not _is_ascii_number(value):
             raise TokenError(f"{what} must be a number of seconds.")
         value = int(value)
     if not isinstance(value, int) or not 1 <= value <= maximum:

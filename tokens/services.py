@@ -51,8 +51,20 @@ def _rtc_subject(params: dict) -> tuple[dict, int | str]:
     return subject, who
 
 
-def build_token(project: Project, kind: str, params: dict, *, max_expire: int = rules.DAY) -> IssuedToken:
-    """Validate, check the project, and build. Raises TokenError (bad input) or RuleViolation (project)."""
+def build_with_credentials(
+    app_id: str,
+    certificate: str,
+    kind: str,
+    params: dict,
+    *,
+    max_expire: int = rules.DAY,
+    issue_ts: int | None = None,
+    salt: int | None = None,
+) -> IssuedToken:
+    """Validate `params` for `kind` with the input rules and build. Raises TokenError for bad input.
+
+    `issue_ts` and `salt` make the token reproducible (tests, the CLI); by default now and random.
+    """
     if kind not in KINDS:
         raise at2.TokenError(f"Unknown token type {kind!r}: use one of {', '.join(KINDS)}.")
     expire = rules.expire(params.get("expire", rules.DAY), max_expire)
@@ -61,10 +73,8 @@ def build_token(project: Project, kind: str, params: dict, *, max_expire: int = 
         privilege_expire = rules.expire(privilege_expire, max_expire, "The privilege expiry")
     else:
         privilege_expire = None
-    check_can_issue_tokens(project)
-    app_id, certificate = project.app_id, project.primary.value
-    issued = int(datetime.now(UTC).timestamp())
-    when = {"issue_ts": issued}
+    issued = int(datetime.now(UTC).timestamp()) if issue_ts is None else issue_ts
+    when = {"issue_ts": issued, "salt": salt}
 
     if kind == "rtc":
         subject, who = _rtc_subject(params)
@@ -72,9 +82,10 @@ def build_token(project: Project, kind: str, params: dict, *, max_expire: int = 
             app_id, certificate, subject["channel"], who, rules.role(subject["role"]), expire, privilege_expire, **when
         )
     elif kind == "rtc_rtm":
-        subject, who = _rtc_subject(params)
-        account = str(who) if isinstance(who, int) else who
-        subject["user_id"] = account
+        if params.get("account") in (None, ""):
+            raise at2.TokenError("An RTC + RTM token needs a user account (it is also the RTM user id).")
+        subject, account = _rtc_subject(params)
+        subject["user_id"] = rules.user_id(params.get("rtm_user_id") or account)
         token = at2.build_rtc_rtm(
             app_id,
             certificate,
@@ -83,6 +94,7 @@ def build_token(project: Project, kind: str, params: dict, *, max_expire: int = 
             rules.role(subject["role"]),
             expire,
             privilege_expire,
+            subject["user_id"],
             **when,
         )
     elif kind == "rtm":
@@ -101,6 +113,15 @@ def build_token(project: Project, kind: str, params: dict, *, max_expire: int = 
         expires_at=datetime.fromtimestamp(issued + expire, UTC),
         subject=subject,
     )
+
+
+def build_token(project: Project, kind: str, params: dict, **options) -> IssuedToken:
+    """The same for a stored project: checks it may issue tokens, signs with its primary certificate.
+
+    Raises TokenError (bad input) or RuleViolation (the project or organization refuses).
+    """
+    check_can_issue_tokens(project)
+    return build_with_credentials(project.app_id, project.primary.value, kind, params, **options)
 
 
 def issue_temp_token(actor, project: Project, kind: str, params: dict, *, request=None) -> IssuedToken:
@@ -159,4 +180,13 @@ def inspect_token(token: str, projects) -> Inspection:
     return inspection
 
 
-__all__ = ["Inspection", "inspect_token", "IssuedToken", "RuleViolation", "build_token", "issue_temp_token", "KINDS"]
+__all__ = [
+    "Inspection",
+    "inspect_token",
+    "IssuedToken",
+    "RuleViolation",
+    "build_token",
+    "build_with_credentials",
+    "issue_temp_token",
+    "KINDS",
+]

@@ -45,6 +45,7 @@ ROLE_PUBLISHER, ROLE_SUBSCRIBER = 1, 2
 
 MAX_U32 = 2**32 - 1
 MAX_SALT = 99_999_999
+MAX_PAYLOAD = 1 << 20  # decompressed bytes a token may hold: real tokens are well under 1 KiB
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 
 
@@ -100,6 +101,8 @@ def uid_text(uid: int | str) -> str:
     """How a uid is written in a token: a number as decimal text, 0 as "" (any uid); an account as given."""
     if isinstance(uid, str):
         return uid
+    if isinstance(uid, bool) or not isinstance(uid, int):
+        raise TokenError(f"A uid must be a whole number or a user account (text), not {type(uid).__name__}.")
     if not 0 <= uid <= MAX_U32:
         raise TokenError(f"uid must be between 0 and {MAX_U32}, not {uid}.")
     return str(uid) if uid else ""
@@ -115,19 +118,35 @@ _privilege = struct.Struct("<HI").pack
 
 
 def _str(value: str | bytes) -> bytes:
-    data = value.encode() if isinstance(value, str) else value
+    if isinstance(value, str):
+        data = value.encode()
+    elif isinstance(value, bytes):
+        data = value
+    else:
+        raise TokenError(f"A token field must be text, not {type(value).__name__}.")
     if len(data) > 0xFFFF:
         raise TokenError("A token field is longer than 65,535 bytes.")
     return _u16(len(data)) + data
 
 
 def _pack_service(service: Service) -> bytes:
-    parts = [_u16(service.type), _u16(len(service.privileges))]
-    for key in sorted(service.privileges):
-        parts.append(_privilege(key, service.privileges[key]))
+    if service.type not in _FIELDS:
+        raise TokenError(f"Unknown service type {service.type}.")
+    try:
+        parts = [_u16(service.type), _u16(len(service.privileges))]
+        for key in sorted(service.privileges):
+            parts.append(_privilege(key, service.privileges[key]))
+    except struct.error as error:
+        raise TokenError(f"A privilege expiry must be a whole number of seconds between 0 and {MAX_U32}.") from error
     for name, kind in _FIELDS[service.type]:
         value = service.fields.get(name, -1 if kind == "i16" else "")
-        parts.append(_i16(value) if kind == "i16" else _str(value))
+        if kind == "i16":
+            try:
+                parts.append(_i16(value))
+            except struct.error as error:
+                raise TokenError(f"The {name} must be a whole number between -32768 and 32767.") from error
+        else:
+            parts.append(_str(value))
     return b"".join(parts)
 
 
@@ -167,7 +186,7 @@ def build(
     if salt is None:
         salt = secrets.randbelow(MAX_SALT) + 1
     for name, value in (("issue time", issue_ts), ("expire", expire), ("salt", salt)):
-        if not 0 <= value <= MAX_U32:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_U32:
             raise TokenError(f"The {name} must be between 0 and {MAX_U32}.")
     ordered = sorted(services, key=lambda service: service.type)
     body = b"".join(_pack_service(service) for service in ordered)
@@ -362,17 +381,32 @@ def _decode_base64(text: str) -> bytes:
         raise TokenError("The token is not valid base64.") from error
 
 
+def _decompress(data: bytes) -> bytes:
+    """One complete zlib stream, nothing after it, at most MAX_PAYLOAD bytes once inflated."""
+    decompressor = zlib.decompressobj()
+    try:
+        payload = decompressor.decompress(data, MAX_PAYLOAD)
+    except zlib.error as error:
+        raise TokenError("The token is damaged: its compressed data cannot be read.") from error
+    if decompressor.unconsumed_tail:
+        raise TokenError("The token is too large.")
+    if not decompressor.eof:
+        raise TokenError("The token is truncated: its compressed data is incomplete.")
+    if decompressor.unused_data:
+        raise TokenError("The token has unexpected bytes after its compressed data.")
+    return payload
+
+
 def parse(token: str) -> Token:
     """Read a "007" token. Raises TokenError for anything that is not a complete, well-formed token."""
+    if not isinstance(token, str):
+        raise TokenError(f"A token is text, not {type(token).__name__}.")
     token = token.strip()
     if token.startswith(LEGACY_VERSION):
         raise TokenError("This is a legacy 006 token; use parse_legacy().")
     if not token.startswith(VERSION):
         raise TokenError("Not an AccessToken2: a token starts with 007 (or 006 for legacy tokens).")
-    try:
-        data = zlib.decompress(_decode_base64(token[3:]))
-    except zlib.error as error:
-        raise TokenError("The token is damaged: its compressed data cannot be read.") from error
+    data = _decompress(_decode_base64(token[3:]))
     reader = _Reader(data)
     signature = reader.bytes_()
     signing_info = data[reader.offset :]
@@ -416,6 +450,8 @@ class LegacyToken:
 
 
 def parse_legacy(token: str) -> LegacyToken:
+    if not isinstance(token, str):
+        raise TokenError(f"A token is text, not {type(token).__name__}.")
     token = token.strip()
     if not token.startswith(LEGACY_VERSION) or len(token) < 3 + 32:
         raise TokenError("Not a legacy 006 token.")

@@ -141,15 +141,6 @@ def _number(value: str, what: str, low: int, high: int) -> int:
     return int(text)
 
 
-def _digits(value: str, message: str) -> int:
-    """ASCII digits as an int, for the rules to check the range. (rules.uid and rules.expire take any
-    str.isdigit() text: "²" would escape as a bare ValueError and "٣" would pass as 3.)"""
-    text = value.strip()
-    if not (text.isascii() and text.isdigit()):
-        raise at2.TokenError(message)
-    return int(text)
-
-
 class Command(BaseCommand):
     help = (
         "Build AccessToken2 (007) tokens for RTC, RTM, RTC + RTM and Chat, or inspect any token (007 or\n"

@@ -85,6 +85,6 @@ def expire(value, maximum: int = DAY, what: str = "The expiry") -> int:
 
 def role(value) -> int:
     roles = {"publisher": 1, "subscriber": 2, 1: 1, 2: 2, "1": 1, "2": 2}
-    if isinstance(value, bool) or value not in roles:
+    if isinstance(value, bool) or not isinstance(value, str | int) or value not in roles:
         raise TokenError('The role must be "publisher" or "subscriber".')
     return roles[value]

@@ -27,8 +27,21 @@ def restrict(queryset: QuerySet | type[Model], membership: Membership) -> QueryS
     queryset = queryset.filter(**{model.organization_path: membership.organization_id})
     project_path = getattr(model, "project_path", None)
     if project_path and not membership.role.all_projects:
-        queryset = queryset.filter(**{f"{project_path}__in": membership.role.projects.all()})
+        queryset = queryset.filter(**{f"{project_path}__in": scope_ids(membership)})
     return queryset
+
+
+def scope_ids(membership: Membership):
+    """The ids of the projects a scoped member may see (read once per request by the middleware)."""
+    ids = getattr(membership.role, "scoped_project_ids", None)
+    return ids if ids is not None else membership.role.projects.values_list("pk", flat=True)
+
+
+def in_scope(membership: Membership, organization_id: int, project_pk: int) -> bool:
+    """The same rule as `restrict`, for one project known by its ids."""
+    if organization_id != membership.organization_id:
+        return False
+    return membership.role.all_projects or project_pk in set(scope_ids(membership))
 
 
 def get_for_member(membership: Membership, queryset, **lookup):

@@ -1,17 +1,29 @@
+from console.cache import cached
+
 from .models import Membership
 
 SESSION_KEY = "organization_id"
+ACCESS = "access"  # cache generation bumped by every change to memberships, roles and organizations
 
 
 def current_membership(request) -> Membership | None:
     """The signed-in user's membership in the organization chosen in this session (or their first)."""
     if not request.user.is_authenticated:
         return None
-    memberships = Membership.objects.filter(user=request.user).select_related("organization", "role")
     chosen = request.session.get(SESSION_KEY)
-    membership = (chosen and memberships.filter(organization_id=chosen).first()) or memberships.first()
+    membership = cached(ACCESS, f"{request.user.pk}:{chosen}", lambda: _load(request.user.pk, chosen))
     if membership is not None and membership.organization_id != chosen:
         request.session[SESSION_KEY] = membership.organization_id
+    return membership
+
+
+def _load(user_id: int, chosen) -> Membership | None:
+    memberships = Membership.objects.filter(user_id=user_id).select_related("organization", "role")
+    membership = (chosen and memberships.filter(organization_id=chosen).first()) or memberships.first()
+    if membership is not None:
+        # The project scope, read once here rather than on every scoped query of the request.
+        role = membership.role
+        role.scoped_project_ids = None if role.all_projects else frozenset(role.projects.values_list("pk", flat=True))
     return membership
 
 

@@ -1,5 +1,6 @@
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -77,7 +78,7 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         user = services.sign_up(data["email"], data["password1"], data["name"], data["organization"], request=request)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         messages.success(request, f"Welcome! {data['organization']} is ready, and you are its Admin.")
         return redirect("overview")
     return render(request, "accounts/signup.html", {"form": form})
@@ -319,7 +320,7 @@ def accept_invitation(request, token):
         except RuleViolation as error:
             form.add_error(None, str(error))
         else:
-            login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, membership.user, backend=settings.AUTHENTICATION_BACKENDS[0])
             return _joined(request, membership)
     context["form"] = form
     return render(request, "accounts/invitation_accept.html", context)

@@ -20,5 +20,11 @@ urlpatterns = [
     ),
     # The schema and its docs describe the API to anyone; every endpoint still checks its caller.
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api_schema"),
-    path("docs/", SpectacularRedocView.as_view(url_name="api_schema", permission_classes=[AllowAny]), name="api_docs"),
+    path(
+        "docs/",
+        SpectacularRedocView.as_view(
+            url_name="api_schema", permission_classes=[AllowAny], template_name="console/api_docs.html"
+        ),
+        name="api_docs",
+    ),
 ]

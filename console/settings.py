@@ -80,17 +80,21 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'console.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# Persistent connections: opening one per request costs more than the request itself on PostgreSQL.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["accounts.backends.CachedModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions are read from the cache (Redis in production) and written through to the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -181,8 +185,15 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Console <console@loc
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Where usage is pulled from; empty means the built-in sandbox upstream.
-USAGE_UPSTREAM_URL = env.str("USAGE_UPSTREAM_URL", default="")
+# The upstream for organizations that configured no base URL of their own: by default the built-in
+# sandbox served by this web process (PORT is the port `make run` serves on).
+PORT = env.int("PORT", default=8000)
+USAGE_UPSTREAM_URL = env.str("USAGE_UPSTREAM_URL", default="") or f"http://127.0.0.1:{PORT}/sandbox"
 USAGE_SANDBOX = env.bool("USAGE_SANDBOX", default=DEBUG)
+USAGE_HTTP_TIMEOUT = env.float("USAGE_HTTP_TIMEOUT", default=10.0)
+USAGE_HTTP_RETRIES = env.int("USAGE_HTTP_RETRIES", default=4)
+# Misbehaviour of the sandbox, for tests only: {"error_rate": 0.3, "faults": ["500", "429", "slow", "malformed"]}.
+USAGE_SANDBOX_FAULTS: dict = {}
 
 # HTTPS=true is the production switch for every transport-security setting that `check --deploy` asks for.
 HTTPS = env.bool("HTTPS", default=False)

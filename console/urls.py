@@ -12,5 +12,6 @@ urlpatterns = [
     path("usage/", include("usage.urls")),
     path("billing/", include("billing.urls")),
     path("api/", include("console.api_urls")),
+    path("sandbox/", include("usage.sandbox_urls")),
     path("admin/", admin.site.urls),
 ]

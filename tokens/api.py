@@ -1,34 +1,36 @@
 """The token API, for production token servers, and the paths of Agora's community token service."""
 
 from django.conf import settings
+from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import get_for_member, module_permission
+from accounts.access import in_scope, module_permission
 from console.api import error
-from projects.models import Project
-from projects.services import RuleViolation
+from projects.facts import token_facts
 
 from .accesstoken2 import TokenError
-from .services import KINDS, build_token
+from .services import KINDS, build_with_credentials
 
 COMMUNITY_DEFAULT_EXPIRY = 3600  # what the community token service assumes without ?expiry=
 
 
 def _issue(request, project_id: str, kind: str, params: dict):
-    project = get_for_member(
-        request.membership,
-        Project.objects.select_related("organization").prefetch_related("certificates"),
-        project_id=project_id,
-    )
+    # The hot path of token servers: the project's facts come from the cache, not from three queries.
+    facts = token_facts(project_id)
+    if facts is None or not in_scope(request.membership, facts.organization_id, facts.pk):
+        raise Http404("No such project.")
+    if facts.refusal:
+        return None, error(facts.refusal, 403)
     try:
-        return build_token(project, kind, params, max_expire=settings.TOKEN_API_MAX_EXPIRE), None
+        issued = build_with_credentials(
+            facts.app_id, facts.primary_certificate, kind, params, max_expire=settings.TOKEN_API_MAX_EXPIRE
+        )
     except TokenError as problem:
         return None, error(str(problem), 400)
-    except RuleViolation as problem:
-        return None, error(str(problem), 403)
+    return issued, None
 
 
 class TokenView(APIView):

@@ -67,7 +67,7 @@ def build_with_credentials(
     """
     if kind not in KINDS:
         raise at2.TokenError(f"Unknown token type {kind!r}: use one of {', '.join(KINDS)}.")
-    expire = rules.expire(params.get("expire", rules.DAY), max_expire)
+    expire = rules.expire(params.get("expire", min(rules.DAY, max_expire)), max_expire)
     privilege_expire = params.get("privilege_expire")
     if privilege_expire not in (None, ""):
         privilege_expire = rules.expire(privilege_expire, max_expire, "The privilege expiry")

@@ -16,7 +16,7 @@ def temp_token(request, project_id):
         request.membership, Project.objects.prefetch_related("certificates"), project_id=project_id
     )
     tab = request.GET.get("tab", "rtc") if request.GET.get("tab") in TABS else "rtc"
-    form = TABS[tab][1](request.POST or None)
+    form = TABS[tab][1](request.POST if request.method == "POST" else None)
     try:
         check_can_issue_tokens(project)
         blocked = ""
@@ -45,7 +45,7 @@ def temp_token(request, project_id):
 
 @member_required("projects")
 def inspector(request):
-    form = InspectForm(request.POST or None)
+    form = InspectForm(request.POST if request.method == "POST" else None)
     inspection = None
     if request.method == "POST" and form.is_valid():
         inspection = services.inspect_token(form.cleaned_data["token"], restrict(Project, request.membership))

@@ -83,6 +83,9 @@ EXPECTATIONS: dict[str, Expect] = {
     "api_tokens": Expect(ok=405, allowed=TOKEN_ISSUERS, anonymous=403, outsider=405),
     "api_community_rtc_token": Expect(allowed=TOKEN_ISSUERS, anonymous=403, object_url=True),
     "api_community_rtm_token": Expect(allowed=TOKEN_ISSUERS, anonymous=403, object_url=True),
+    # The sandbox upstream takes HTTP Basic credentials of a sandbox upstream, never a session.
+    "sandbox_projects": Expect(ok=401, denied=401, anonymous=401, outsider=401),
+    "sandbox_usage": Expect(ok=401, denied=401, anonymous=401, outsider=401),
     "api_schema": PUBLIC,
     "api_docs": PUBLIC,
     # Revealing is POST only (it writes an audit entry); POST is checked below.

@@ -31,9 +31,11 @@ def test_disabling_the_old_certificate_soon_after_the_swap_warns(acme, client_fo
     services.enable_secondary(engineer, project)
     services.swap_certificates(engineer, project)
     old = project.secondary
-    page = client_for(acme.users["engineer"]).get(
-        f"/projects/{project.project_id}/certificates/disable_secondary/"
-    ).content.decode()
+    page = (
+        client_for(acme.users["engineer"])
+        .get(f"/projects/{project.project_id}/certificates/disable_secondary/")
+        .content.decode()
+    )
     assert f"fingerprint {old.fingerprint}, the old primary" in page
     assert "The swap was only 0.0 hours ago" in page
 

@@ -561,20 +561,12 @@ def test_the_temp_token_expiry_time_is_shown(web, project):
     assert expires - timezone.now() <= timedelta(hours=1)
 
 
-EMPTY_POST_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="bug: views use `Form(request.POST or None)`; an empty POST body gives an unbound form, so no errors",
-)
-
-
-@EMPTY_POST_BUG
 def test_an_empty_temp_token_post_shows_what_is_missing(web, project):
     response = web.post(temp_url(project), {})
     assert response.context["form"].is_bound
     assert "channel" in response.context["form"].errors
 
 
-@EMPTY_POST_BUG
 def test_an_empty_inspector_post_shows_what_is_missing(web):
     response = web.post(INSPECT_URL, {})
     assert "token" in response.context["form"].errors

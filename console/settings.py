@@ -171,6 +171,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.expire_invitations",
         "schedule": crontab(minute=7),
     },
+    "pull-recent-usage": {
+        "task": "usage.tasks.pull_recent",
+        "schedule": crontab(minute=15),
+    },
 }
 
 _email = env.email_url("EMAIL_URL", default="consolemail://")

@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import Membership, Organization, User
 from console.devkeys import new_fernet_key, read_or_create
 from projects.models import Project
+from usage.models import DailyUsage, PullRun
 
 DEMO = {
     "admin@acme.test": "Admin",
@@ -25,7 +26,8 @@ def test_seed_demo_refuses_without_debug(db, settings):
     assert not User.objects.exists()
 
 
-def test_seed_demo_creates_acme_with_one_user_per_role(db, settings):
+@pytest.mark.django_db(transaction=True)  # the sandbox answers from another thread: data must be committed
+def test_seed_demo_creates_acme_with_one_user_per_role(settings):
     settings.DEBUG = True
     call_command("seed_demo", stdout=StringIO())
     acme = Organization.objects.get(name="Acme")
@@ -34,20 +36,24 @@ def test_seed_demo_creates_acme_with_one_user_per_role(db, settings):
     assert roles == DEMO
     for email in DEMO:
         assert authenticate(username=email, password="console-demo") is not None
-    assert Project.objects.filter(organization=acme).count() >= 3
+    assert Project.objects.filter(organization=acme).count() == 3
+    # 90 days of usage per enabled project, pulled over HTTP from the sandbox.
+    assert DailyUsage.objects.filter(project__organization=acme).count() == 3 * 90
+    assert PullRun.objects.get(organization=acme).status == PullRun.Status.SUCCEEDED
 
 
-def test_seed_demo_is_idempotent(db, settings):
+@pytest.mark.django_db(transaction=True)
+def test_seed_demo_is_idempotent(settings):
     settings.DEBUG = True
     call_command("seed_demo", stdout=StringIO())
-    counts = (User.objects.count(), Organization.objects.count(), Membership.objects.count(), Project.objects.count())
+
+    def counts():
+        models = (User, Organization, Membership, Project, DailyUsage)
+        return [model.objects.count() for model in models]
+
+    first = counts()
     call_command("seed_demo", stdout=StringIO())
-    assert counts == (
-        User.objects.count(),
-        Organization.objects.count(),
-        Membership.objects.count(),
-        Project.objects.count(),
-    )
+    assert counts() == first
 
 
 def test_development_keys_are_generated_once_and_private(tmp_path):

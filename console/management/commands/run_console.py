@@ -6,7 +6,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from accounts.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS
+from console.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS
 
 
 class Command(BaseCommand):

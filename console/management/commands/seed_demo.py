@@ -1,13 +1,21 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
 from accounts.services import create_organization, ensure_builtin_roles
 from projects import services as project_services
 from projects.models import Project
+from usage.client import UpstreamClient
+from usage.local_sandbox import local_sandbox
+from usage.models import PullRun, Upstream
+from usage.pulling import create_run, execute_run
 
 DEMO_PASSWORD = "console-demo"
+DEMO_USAGE_DAYS = 90
 DEMO_USERS = (
     # email, name, built-in role
     ("admin@acme.test", "Ada Admin", "admin"),
@@ -36,6 +44,7 @@ class Command(BaseCommand):
             raise CommandError("seed_demo only runs with DEBUG=true: it creates accounts with a known password.")
         with transaction.atomic():
             organization = self.seed()
+        self.pull_usage(organization)
         self.stdout.write(self.style.SUCCESS(f"Demo organization {organization.name!r} is ready."))
         for email, _, role in DEMO_USERS:
             self.stdout.write(f"  {email:<22} {role:<18} password: {DEMO_PASSWORD}")
@@ -58,6 +67,8 @@ class Command(BaseCommand):
             Membership.objects.update_or_create(
                 user=users[email], organization=organization, defaults={"role": roles[role_key]}
             )
+        if not Upstream.objects.filter(organization=organization).exists():
+            Upstream.new_sandbox(organization).save()
         admin = Membership.objects.get(organization=organization, user=owner)
         for name, mechanism, mid_rotation in DEMO_PROJECTS:
             if Project.objects.filter(organization=organization, name=name).exists():
@@ -66,3 +77,15 @@ class Command(BaseCommand):
             if mid_rotation:
                 project_services.enable_secondary(admin, project)
         return organization
+
+    def pull_usage(self, organization) -> None:
+        """90 days of usage from the sandbox, over real HTTP, through the same code as the Celery jobs."""
+        upstream = organization.upstream
+        today = timezone.now().date()
+        run = create_run(organization, today - timedelta(days=DEMO_USAGE_DAYS - 1), today, trigger=PullRun.Trigger.DEMO)
+        with local_sandbox() as sandbox_url:
+            client = UpstreamClient(sandbox_url, upstream.customer_id, upstream.customer_secret)
+            run = execute_run(run, client=client)
+        if run.status != PullRun.Status.SUCCEEDED:
+            raise CommandError(f"Pulling demo usage from the sandbox failed: {run.error}")
+        self.stdout.write(f"Pulled {DEMO_USAGE_DAYS} days of usage from the sandbox: {run.rows_written} rows.")

@@ -4,17 +4,18 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework.permissions import AllowAny
 
+import projects.converters  # noqa: F401  (registers <project_id:...>)
 from tokens import api as tokens_api
 
 urlpatterns = [
-    path("v1/projects/<str:project_id>/tokens", tokens_api.TokenView.as_view(), name="api_tokens"),
+    path("v1/projects/<project_id:project_id>/tokens", tokens_api.TokenView.as_view(), name="api_tokens"),
     path(
-        "v1/projects/<str:project_id>/rtc/<str:channel>/<str:role>/<str:id_type>/<str:user>/",
+        "v1/projects/<project_id:project_id>/rtc/<str:channel>/<str:role>/<str:id_type>/<str:user>/",
         tokens_api.CommunityRtcTokenView.as_view(),
         name="api_community_rtc_token",
     ),
     path(
-        "v1/projects/<str:project_id>/rtm/<str:user_id>/",
+        "v1/projects/<project_id:project_id>/rtm/<str:user_id>/",
         tokens_api.CommunityRtmTokenView.as_view(),
         name="api_community_rtm_token",
     ),

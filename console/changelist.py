@@ -46,7 +46,7 @@ class Changelist:
     def __post_init__(self):
         self.params = self.request.GET
         self.errors: list[str] = []
-        self.search = self.params.get("q", "").strip()
+        self.search = self.params.get("q", "").replace("\x00", "").strip()  # PostgreSQL refuses NUL in text
         self.queryset = self._sorted(self._date_range(self._filtered(self._searched(self.queryset))))
         self.page = Paginator(self.queryset, self.per_page).get_page(self.params.get("page"))
 

@@ -171,6 +171,10 @@ def inspect_token(token: str, projects) -> Inspection:
     inspection.expired = parsed.is_expired()
     expires_ts = parsed.expire_ts if inspection.is_legacy else parsed.expires_at
     inspection.expires_at = datetime.fromtimestamp(expires_ts, UTC)
+    try:
+        at2.check_hex32(parsed.app_id, "The App ID")
+    except at2.TokenError:
+        return inspection  # a damaged App ID can belong to no project (and must not reach a query)
     inspection.project = projects.filter(app_id__iexact=parsed.app_id).prefetch_related("certificates").first()
     if inspection.project is not None and not inspection.is_legacy:
         for certificate in inspection.project.certificates.all():

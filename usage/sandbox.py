@@ -10,6 +10,7 @@ import base64
 import binascii
 import hmac
 import random
+import re
 import time
 from datetime import date, timedelta
 
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
+from projects.converters import ProjectIdConverter
 from projects.models import Project
 
 from .models import BUSINESSES, Upstream
@@ -121,6 +123,8 @@ def usage(request, upstream):
         return _message(str(error), 400)
     if not project_id:
         return _message("project_id is required", 400)
+    if not re.fullmatch(ProjectIdConverter.regex, project_id):
+        return _message("project not exist", 404)
     if business not in BUSINESSES:
         return _message(f"business must be one of {', '.join(BUSINESSES)}", 400)
     if day_from > day_to:

@@ -18,7 +18,7 @@ JUNK = {
     "level_members": "",
     "page": "-7",
     "o": "password",
-    "q": "%_\\",
+    "q": "%_\\\x00",
     "from": "2026-13-45",
     "to": "yesterday",
     "action": "<script>",

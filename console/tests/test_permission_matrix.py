@@ -5,12 +5,14 @@ The URL list comes from the resolver, so a new URL without an expectation here f
 """
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import Invitation, Membership, hash_token
 from accounts.services import create_role, invite
+from usage.pulling import create_run
 
 ROLES = ("admin", "finance", "product_operation", "cs_maintenance", "engineer")
 EVERYONE = frozenset(ROLES)
@@ -91,6 +93,12 @@ EXPECTATIONS: dict[str, Expect] = {
     # Revealing is POST only (it writes an audit entry); POST is checked below.
     "projects:reveal_certificate": Expect(ok=405, denied=405, anonymous=405, outsider=405),
     "usage:overview": Expect(allowed=EVERYONE),
+    "usage:export": Expect(allowed=EVERYONE),
+    "usage:settings": Expect(allowed=ADMIN_ONLY),
+    "usage:test_connection": Expect(ok=405, denied=405, anonymous=405, outsider=405),  # POST only
+    "usage:mappings": Expect(allowed=ADMIN_ONLY),
+    "usage:sync": Expect(allowed=EVERYONE),
+    "usage:run_status": Expect(allowed=EVERYONE, object_url=True),
     "billing:overview": Expect(allowed=frozenset({"admin", "finance"})),
 }
 
@@ -146,6 +154,9 @@ def objects(acme):
         "projects:certificate_operation": {"project_id": project_id, "operation": "enable_secondary"},
         "projects:reveal_certificate": {"project_id": project_id, "slot": "primary"},
         "tokens:temp_token": {"project_id": project_id},
+        "usage:run_status": {
+            "pk": create_run(acme.organization, date(2026, 1, 1), date(2026, 1, 2), trigger="console").pk
+        },
         "api_tokens": {"project_id": project_id},
         "api_community_rtc_token": {
             "project_id": project_id,
@@ -243,3 +254,17 @@ def test_post_project_urls(who, acme, globex, objects, client):
         assert response.status_code == expected, f"POST {name} as {who}: {response.status_code}, expected {expected}"
         if who not in allowed:
             assert secret not in response.content.decode()
+
+
+USAGE_MANAGE_POSTS = ["usage:settings", "usage:mappings", "usage:sync", "usage:test_connection"]
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_only_usage_managers_change_usage_settings_or_start_backfills(who, acme, objects, client):
+    client.force_login(acme.users[who])
+    for name in USAGE_MANAGE_POSTS:
+        status = client.post(reverse(name), {}).status_code
+        if who == "admin":
+            assert status in (200, 302), f"POST {name} as admin: {status}"
+        else:
+            assert status == 403, f"POST {name} as {who}: {status}, expected 403"

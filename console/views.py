@@ -22,6 +22,10 @@ def overview(request):
         "recent_projects": projects[:5],
         "can_see_projects": membership.can("projects"),
     }
+    if membership.can("usage"):
+        from usage.views import overview_card  # usage builds on console, not the other way round
+
+        context["usage_card"] = overview_card(membership)
     return render(request, "console/overview.html", context)
 
 

@@ -1,8 +1,8 @@
 """The one HTTP client for usage upstreams (Agora's RESTful API or the sandbox).
 
 Timeouts, HTTP Basic auth, retries with exponential backoff and jitter on connection errors, timeouts,
-429 (honouring Retry-After) and 5xx; no retry on other 4xx. Responses are validated before anyone uses
-them: a bad response raises UpstreamError and nothing is written.
+bodies cut short or not JSON, 429 (honouring Retry-After, capped) and 5xx; no retry on other 4xx.
+Responses are validated before anyone uses them: a bad response raises UpstreamError and nothing is written.
 """
 
 import random
@@ -16,6 +16,9 @@ from django.conf import settings
 from .models import DURATION_FIELDS
 
 MAX_RETRY_AFTER = 60.0
+MAX_SECONDS = 2**63 - 1  # what a DailyUsage column (bigint) holds
+# Worth another try: the network failed, the answer took too long, or its body was cut short.
+TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 class UpstreamError(Exception):
@@ -52,11 +55,13 @@ class UpstreamClient:
             self.attempts += 1
             try:
                 response = self.session.get(url, params=params, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except TRANSIENT_ERRORS as error:
                 if last:
                     raise UpstreamError(f"Cannot reach the upstream at {self.base_url}: {error}") from error
                 self._wait(attempt)
                 continue
+            except requests.RequestException as error:  # a bad URL, too many redirects...: retrying won't help
+                raise UpstreamError(f"Cannot call the upstream at {self.base_url}: {error}") from error
             if response.status_code == 429 or response.status_code >= 500:
                 if last:
                     raise UpstreamError(f"The upstream answered {response.status_code} {_message(response)}")
@@ -67,7 +72,10 @@ class UpstreamClient:
             try:
                 return response.json()
             except ValueError as error:
-                raise UpstreamError("The upstream answered something that is not JSON.") from error
+                # A body that does not parse is a cut or garbled transfer, as transient as a dropped connection.
+                if last:
+                    raise UpstreamError("The upstream answered something that is not JSON.") from error
+                self._wait(attempt)
         raise AssertionError("unreachable")
 
     def _wait(self, attempt: int, retry_after: str | None = None) -> None:
@@ -126,7 +134,7 @@ def validate_usage(data, day_from: date, day_to: date) -> dict[date, dict]:
         row = {}
         for name, column in DURATION_FIELDS.items():
             value = entry["usage"].get(name, 0)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS:
                 raise UpstreamError(f"{name} on {day} is not a non-negative whole number of seconds: {value!r}.")
             row[column] = value
         days[day] = row

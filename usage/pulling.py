@@ -61,26 +61,33 @@ def sync_mappings(upstream: Upstream, client: UpstreamClient) -> int:
 
 @contextmanager
 def project_lock(project: Project):
-    """Yields True while this process holds the project's pull lock, False if another one does."""
-    acquired = _acquire(project)
+    """Yields the project's pull lock while this process holds it (truthy), None if another one does.
+
+    Only this holder's own lock row is released at the end: if it was taken over as stale meanwhile,
+    the new holder's lock stays. `refresh_lock` keeps a long pull's lock from looking stale.
+    """
+    lock = _acquire(project)
     try:
-        yield acquired
+        yield lock
     finally:
-        if acquired:
-            PullLock.objects.filter(project=project).delete()
+        if lock is not None:
+            PullLock.objects.filter(pk=lock.pk).delete()
 
 
-def _acquire(project: Project) -> bool:
+def refresh_lock(lock: PullLock) -> None:
+    PullLock.objects.filter(pk=lock.pk).update(acquired_at=timezone.now())
+
+
+def _acquire(project: Project) -> PullLock | None:
     for _ in range(2):
         try:
             with transaction.atomic():
-                PullLock.objects.create(project=project)
-            return True
+                return PullLock.objects.create(project=project)
         except IntegrityError:
             stale = timezone.now() - LOCK_TTL
             if not PullLock.objects.filter(project=project, acquired_at__lt=stale).delete()[0]:
-                return False
-    return False
+                return None
+    return None
 
 
 def upsert_days(project: Project, business: str, days: dict[date, dict]) -> int:
@@ -125,34 +132,43 @@ def execute_run(
 ) -> PullRun:
     """Pull the run's window for its project (or every pullable project of its organization)."""
     upstream = Upstream.objects.filter(organization=run.organization).first()
-    run.status, run.started_at = PullRun.Status.RUNNING, timezone.now()
+    run.status, run.started_at, run.finished_at = PullRun.Status.RUNNING, timezone.now(), None
+    # Counted afresh: a run executed again (redelivered after its worker died) must not add to old counts.
+    run.windows_done = run.windows_failed = run.rows_written = run.attempts = 0
     if upstream is None:
         return _finish(run, ["This organization has no usage upstream configured."])
     client = client or UpstreamClient.for_upstream(upstream)
-    projects = [run.project] if run.project else list(pullable_projects(run.organization))
-    chunks = windows(run.date_from, run.date_to)
-    run.windows_total = len(projects) * len(chunks)
-    run.save()
     errors: list[str] = []
+    attempts_before = client.attempts  # a client handed in may have made requests for someone else
     try:
-        if any(not ProjectMapping.objects.filter(project=p).exists() for p in projects):
-            sync_mappings(upstream, client)
-    except UpstreamError as error:
-        errors.append(f"Listing the upstream's projects failed: {error}")
-    for project in projects:
-        _pull_project(run, project, chunks, business, client, errors, progress)
-    run.attempts = client.attempts
+        projects = [run.project] if run.project else list(pullable_projects(run.organization))
+        chunks = windows(run.date_from, run.date_to)
+        run.windows_total = len(projects) * len(chunks)
+        run.save()
+        try:
+            if any(not ProjectMapping.objects.filter(project=p).exists() for p in projects):
+                sync_mappings(upstream, client)
+        except UpstreamError as error:
+            errors.append(f"Listing the upstream's projects failed: {error}")
+        for project in projects:
+            _pull_project(run, project, chunks, business, client, attempts_before, errors, progress)
+    except Exception as error:
+        # Record the end of the run (not left "running" forever) before the error goes on up.
+        run.attempts = client.attempts - attempts_before
+        _finish(run, [*errors, f"The pull stopped on an unexpected error: {error!r}"])
+        raise
+    run.attempts = client.attempts - attempts_before
     return _finish(run, errors)
 
 
-def _pull_project(run, project, chunks, business, client, errors, progress) -> None:
+def _pull_project(run, project, chunks, business, client, attempts_before, errors, progress) -> None:
     mapping = ProjectMapping.objects.filter(project=project).first()
     if mapping is None:
         run.windows_failed += len(chunks)
         errors.append(f"{project.name}: no upstream project has its App ID; set the mapping by hand.")
         return
-    with project_lock(project) as acquired:
-        if not acquired:
+    with project_lock(project) as lock:
+        if not lock:
             run.windows_failed += len(chunks)
             errors.append(f"{project.name}: another pull of this project is running; try again later.")
             return
@@ -165,7 +181,8 @@ def _pull_project(run, project, chunks, business, client, errors, progress) -> N
             except UpstreamError as error:
                 run.windows_failed += 1
                 errors.append(f"{project.name} {day_from}..{day_to}: {error}")
-            run.attempts = client.attempts
+            refresh_lock(lock)
+            run.attempts = client.attempts - attempts_before
             PullRun.objects.filter(pk=run.pk).update(
                 windows_done=run.windows_done,
                 windows_failed=run.windows_failed,

@@ -105,8 +105,11 @@ def projects(request, upstream):
 
 
 def _parse_day(value: str | None, name: str) -> date:
+    # Exactly YYYY-MM-DD, as the real API takes: date.fromisoformat alone also reads 20240101 and 2024-W01-1.
     try:
-        return date.fromisoformat(value or "")
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value or ""):
+            raise ValueError
+        return date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{name} must be a date in the form YYYY-MM-DD") from None
 

@@ -1,6 +1,7 @@
 """Celery tasks: thin wrappers that create or load a pull run and execute it (usage.pulling)."""
 
 from celery import shared_task
+from django.utils import timezone
 
 from .client import UpstreamClient, UpstreamError
 from .models import PullRun, Upstream
@@ -27,7 +28,12 @@ def pull_recent() -> int:
 
 @shared_task
 def execute_pull_run(run_id: int) -> str:
+    # Claim the queued run in one statement: of two deliveries of the same message (even at the same
+    # moment, on two workers) only one moves it out of "queued" and does the work.
+    claimed = PullRun.objects.filter(pk=run_id, status=PullRun.Status.QUEUED).update(
+        status=PullRun.Status.RUNNING, started_at=timezone.now()
+    )
     run = PullRun.objects.select_related("organization", "project").get(pk=run_id)
-    if not run.is_active:
-        return run.status  # delivered twice: the first delivery did the work
+    if not claimed:
+        return run.status  # delivered twice: the other delivery does or did the work
     return execute_run(run).status

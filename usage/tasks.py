@@ -1,7 +1,12 @@
 """Celery tasks: thin wrappers that create or load a pull run and execute it (usage.pulling)."""
 
+from datetime import date
+
 from celery import shared_task
 from django.utils import timezone
+
+from accounts.models import Organization
+from projects.models import Project
 
 from .client import UpstreamClient, UpstreamError
 from .models import PullRun, Upstream
@@ -37,3 +42,20 @@ def execute_pull_run(run_id: int) -> str:
     if not claimed:
         return run.status  # delivered twice: the other delivery does or did the work
     return execute_run(run).status
+
+
+@shared_task
+def backfill(organization_id: int, date_from: str, date_to: str, project_id: int | None = None) -> int:
+    """Pull a date range (YYYY-MM-DD, inclusive) for one project or every pullable project of an organization,
+    in windows of at most 31 days. Returns the pull run's id; its record shows progress and the outcome."""
+    organization = Organization.objects.get(pk=organization_id)
+    project = Project.objects.get(pk=project_id, organization=organization) if project_id else None
+    run = create_run(
+        organization,
+        date.fromisoformat(date_from),
+        date.fromisoformat(date_to),
+        trigger=PullRun.Trigger.CONSOLE,
+        project=project,
+    )
+    execute_pull_run(run.pk)
+    return run.pk

@@ -1,9 +1,15 @@
 """Fixtures shared by every app's tests: a demo-like organization with one member per built-in role,
 an outsider in another organization, and the rule for tests that need a real service."""
+
 import os
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
+from django.db import connection, connections
 
 from accounts.models import Membership, Organization, User
 from accounts.services import create_organization, ensure_builtin_roles
@@ -78,3 +84,105 @@ def client_for(client):
         return client
 
     return sign_in
+
+
+# Concurrency ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def postgres():
+    """Row-lock tests mean something only on PostgreSQL (SQLite serializes every writer)."""
+    if connection.vendor != "postgresql":
+        skip_or_fail("row-lock tests need PostgreSQL (set DATABASE_URL=postgres://...)")
+
+
+def run_together(*actions, timeout: float = 60) -> list:
+    """Start every action at once, each in its own thread and database connection.
+
+    Returns what each raised, or None for an action that finished without error.
+    """
+    barrier = threading.Barrier(len(actions))
+    outcomes: list = ["did not finish"] * len(actions)
+
+    def run(index, action):
+        try:
+            barrier.wait(timeout=10)
+            action()
+            outcomes[index] = None
+        except Exception as error:  # noqa: BLE001  (the outcome is what the test inspects)
+            outcomes[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, action)) for i, action in enumerate(actions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
+    return outcomes
+
+
+# Browser tests ----------------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
+BROWSER_TIMEOUT_MS = 10_000  # fail fast instead of Playwright's 30 s default
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator:
+    """One headless Debian chromium per test module; contexts are per test. Module scope keeps the
+    DJANGO_ALLOW_ASYNC_UNSAFE switch below from leaking into other modules' subprocesses."""
+    if not CHROMIUM.exists():
+        skip_or_fail(f"chromium is not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; the live server and ORM calls from the test are still sync.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def new_page(chromium):
+    """`new_page()` opens a page in a fresh browser context (its own cookies, so its own session)."""
+    contexts = []
+
+    def open_page():
+        context = chromium.new_context(viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def shoot():
+    """`shoot(page, "01-login")` saves var/screenshots/01-login.png (the whole page, once loaded)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def save(page, name: str) -> None:
+        page.wait_for_load_state()
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return save

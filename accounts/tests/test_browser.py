@@ -10,81 +10,18 @@ async-unsafe guard on every ORM call from the test thread (fixtures included). T
 fixture sets DJANGO_ALLOW_ASYNC_UNSAFE for the time the browser runs and restores it afterwards.
 """
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core import mail
 
-from conftest import PASSWORD, skip_or_fail
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
-TIMEOUT_MS = 10_000  # fail fast instead of Playwright's 30 s default
+from conftest import PASSWORD
 
 NEW_MEMBER = "new.finance@acme.test"
 NEW_MEMBER_NAME = "Nora Finance"
 NEW_MEMBER_PASSWORD = "a-long-unusual-passphrase-42"
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator:
-    """One headless chromium for the module (launching it is the slow part); contexts are per test."""
-    if not CHROMIUM.exists():
-        skip_or_fail(f"chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture
-def new_page(chromium):
-    """`new_page()` opens a page in a fresh browser context (its own cookies, so its own session)."""
-    contexts = []
-
-    def open_page():
-        context = chromium.new_context(viewport={"width": 1280, "height": 800})
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def shoot():
-    """`shoot(page, "01-login")` saves var/screenshots/01-login.png (the whole page)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-    def save(page, name: str) -> None:
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-    return save
 
 
 def sign_in(page, base_url: str, email: str, password: str = PASSWORD, shoot=None) -> None:

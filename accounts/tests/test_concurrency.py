@@ -1,41 +1,10 @@
 """Invariants that must hold when two people act at the same moment (PostgreSQL row locks)."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
 
 from accounts.models import Membership
 from accounts.services import RuleViolation, change_member_role, remove_member
-from conftest import skip_or_fail
-
-
-@pytest.fixture
-def postgres():
-    if connection.vendor != "postgresql":
-        skip_or_fail("row-lock tests need PostgreSQL (set DATABASE_URL=postgres://...)")
-
-
-def run_together(*actions):
-    """Start every action at once in its own thread and connection; return what each raised."""
-    barrier = threading.Barrier(len(actions))
-    outcomes = [None] * len(actions)
-
-    def run(index, action):
-        try:
-            barrier.wait()
-            action()
-        except Exception as error:  # noqa: BLE001  (the outcome is what the test inspects)
-            outcomes[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, action)) for i, action in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
+from conftest import run_together
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,43 +3,12 @@
 import threading
 
 import pytest
-from django.db import connection, connections
 
 from accounts.models import Membership
 from accounts.services import RuleViolation
-from conftest import skip_or_fail
+from conftest import run_together
 from projects import services
 from projects.models import Certificate, Project
-
-
-@pytest.fixture
-def postgres():
-    if connection.vendor != "postgresql":
-        skip_or_fail("row-lock tests need PostgreSQL (set DATABASE_URL=postgres://...)")
-
-
-def run_together(*actions):
-    """Start every action at once in its own thread and connection; return what each raised (None: success)."""
-    barrier = threading.Barrier(len(actions))
-    outcomes = ["did not finish"] * len(actions)
-
-    def run(index, action):
-        try:
-            barrier.wait(timeout=10)
-            action()
-            outcomes[index] = None
-        except Exception as error:  # noqa: BLE001  (the outcome is what the test inspects)
-            outcomes[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, action)) for i, action in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return outcomes
 
 
 def certificates(project) -> dict[str, tuple[str, bool]]:

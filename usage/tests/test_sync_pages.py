@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEntry, Membership, Role, User
-from accounts.tests.test_browser import chromium, new_page, shoot, sign_in  # noqa: F401  (fixtures)
+from accounts.tests.test_browser import sign_in
 from conftest import PASSWORD
 from usage import tasks
 from usage.models import ProjectMapping, PullRun, Upstream

@@ -78,16 +78,7 @@ class Changelist:
         return queryset
 
     def _date_param(self, name) -> date | None:
-        raw = self.params.get(name, "").strip()
-        if not raw:
-            return None
-        try:
-            value = parse_date(raw)
-        except ValueError:
-            value = None
-        if value is None:
-            self.errors.append(f"Ignored the date {raw!r}: use the form YYYY-MM-DD.")
-        return value
+        return date_param(self.params, name, self.errors)
 
     def _sorted(self, queryset):
         sortable = {column.sort for column in self.columns if column.sort}
@@ -149,6 +140,20 @@ class Changelist:
         params = self.params.copy()
         params["page"] = number
         return "?" + params.urlencode()
+
+
+def date_param(params, name: str, warnings: list[str]) -> date | None:
+    """A YYYY-MM-DD query parameter, or None; a bad value adds a warning for the page instead of failing."""
+    raw = params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = parse_date(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        warnings.append(f"Ignored the date {raw[:30]!r}: use the form YYYY-MM-DD.")
+    return value
 
 
 def _start_of(day: date) -> datetime:

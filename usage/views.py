@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 from django.core.paginator import Paginator
 from django.http import QueryDict, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils.dateparse import parse_date
 
 from accounts.access import member_required, restrict
+from console.changelist import date_param
 from projects.models import Project
 
 from . import report as reports
@@ -151,8 +151,8 @@ def _preset_range(preset: str, today: date) -> tuple[date, date]:
 
 
 def _custom_range(params: QueryDict, today: date, warnings: list[str]) -> tuple[date, date]:
-    day_from = _date_param(params, "from", warnings)
-    day_to = _date_param(params, "to", warnings) or today
+    day_from = date_param(params, "from", warnings)
+    day_to = date_param(params, "to", warnings) or today
     if day_from is None:
         day_from = day_to - timedelta(days=29) if day_to >= date.min + timedelta(days=29) else date.min
     if day_from > day_to:
@@ -166,19 +166,6 @@ def _custom_range(params: QueryDict, today: date, warnings: list[str]) -> tuple[
         day_from = day_to - timedelta(days=MAX_DAYS - 1)
         warnings.append(f"A range covers at most 2 years: showing {day_from} to {day_to}.")
     return day_from, day_to
-
-
-def _date_param(params: QueryDict, name: str, warnings: list[str]) -> date | None:
-    raw = params.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = parse_date(raw)
-    except ValueError:
-        value = None
-    if value is None:
-        warnings.append(f"Ignored the date {raw[:30]!r}: use the form YYYY-MM-DD.")
-    return value
 
 
 def _report(request):

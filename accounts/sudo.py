@@ -10,6 +10,8 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from console.views import form_data
+
 from . import audit
 from .lockout import locked_until
 
@@ -51,7 +53,7 @@ def confirmation_form(request):
     """The password form when this session is not in sudo mode, else None (nothing to confirm)."""
     if sudo_active(request):
         return None
-    return PasswordConfirmForm(request.POST or None, request=request)
+    return PasswordConfirmForm(form_data(request), request=request)
 
 
 def confirm_identity(request, form) -> bool:

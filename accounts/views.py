@@ -11,7 +11,7 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
 from console.changelist import Changelist, Column, Filter
-from console.views import confirm, form_page
+from console.views import confirm, form_data, form_page
 
 from . import audit, services
 from .access import get_for_member, member_required, restrict
@@ -62,7 +62,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 @login_required
 def profile(request):
-    form = ProfileForm(request.POST or None, instance=request.user)
+    form = ProfileForm(form_data(request), instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Your profile was saved.")
@@ -74,7 +74,7 @@ def profile(request):
 def signup(request):
     if request.user.is_authenticated:
         return redirect("overview")
-    form = SignUpForm(request.POST or None)
+    form = SignUpForm(form_data(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         user = services.sign_up(data["email"], data["password1"], data["name"], data["organization"], request=request)
@@ -89,7 +89,7 @@ def signup(request):
 
 @login_required
 def create_organization(request):
-    form = OrganizationForm(request.POST or None)
+    form = OrganizationForm(form_data(request))
     if request.method == "POST" and form.is_valid():
         organization = services.create_organization(request.user, form.cleaned_data["name"], request=request)
         request.session[SESSION_KEY] = organization.pk
@@ -121,7 +121,7 @@ def switch_organization(request):
 @member_required("members", "edit")
 def organization_settings(request):
     organization = request.membership.organization
-    form = OrganizationForm(request.POST or None, instance=organization)
+    form = OrganizationForm(form_data(request), instance=organization)
     if request.method == "POST" and form.is_valid():
         services.update_organization(request.membership, form.cleaned_data["name"], request=request)
         messages.success(request, "Organization settings saved.")
@@ -184,7 +184,7 @@ def invitation_list(request):
 
 @member_required("members", "edit")
 def invite_member(request):
-    form = InviteForm(request.POST or None, actor=request.membership)
+    form = InviteForm(form_data(request), actor=request.membership)
     if request.method == "POST" and form.is_valid():
         try:
             invitation = services.invite(
@@ -208,7 +208,7 @@ def invite_member(request):
 @member_required("members", "edit")
 def change_member_role(request, pk):
     member = get_for_member(request.membership, Membership.objects.select_related("user", "role"), pk=pk)
-    form = MemberRoleForm(request.POST or None, actor=request.membership, initial={"role": member.role})
+    form = MemberRoleForm(form_data(request), actor=request.membership, initial={"role": member.role})
     if request.method == "POST" and form.is_valid():
         try:
             services.change_member_role(request.membership, member, form.cleaned_data["role"], request=request)
@@ -311,7 +311,7 @@ def accept_invitation(request, token):
         return _accept_as_signed_in_user(request, token, invitation, context)
     if invitation.email_has_account:
         return render(request, "accounts/invitation_sign_in.html", context)
-    form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+    form = AcceptInvitationForm(form_data(request), email=invitation.email)
     if request.method == "POST" and form.is_valid():
         try:
             membership = services.accept_invitation_as_new_user(
@@ -384,7 +384,7 @@ def edit_role(request, pk):
 
 def _role_form(request, role):
     organization = request.membership.organization
-    form = RoleForm(request.POST or None, organization=organization, role=role)
+    form = RoleForm(form_data(request), organization=organization, role=role)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         fields = dict(

@@ -29,6 +29,11 @@ def overview(request):
     return render(request, "console/overview.html", context)
 
 
+def form_data(request):
+    """What a form should be bound to: the POST data of a POST (even an empty one), else nothing."""
+    return request.POST if request.method == "POST" else None
+
+
 def coming_soon(module: str, title: str, description: str):
     """A page that a later part of the console fills; open to the roles that will be able to use it."""
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import get_for_member, member_required, restrict
 from accounts.sudo import grant_sudo, sudo_active
 from console.changelist import Changelist, Column, Filter
-from console.views import confirm, form_page
+from console.views import confirm, form_data, form_page
 
 from . import services
 from .forms import CertificateActionForm, ProjectCreateForm, ProjectEditForm
@@ -72,7 +72,7 @@ def project_list(request):
 
 @member_required("projects", "edit")
 def create_project(request):
-    form = ProjectCreateForm(request.POST or None)
+    form = ProjectCreateForm(form_data(request))
     if request.method == "POST" and form.is_valid():
         try:
             project = services.create_project(request.membership, request=request, **form.cleaned_data)
@@ -143,7 +143,7 @@ def _render_detail(request, project, revealed=None):
 @member_required("projects", "edit")
 def edit_project(request, project_id):
     project = _project(request, project_id)
-    form = ProjectEditForm(request.POST or None, instance=project)
+    form = ProjectEditForm(form_data(request), instance=project)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_project(request.membership, project, request=request, **form.cleaned_data)
@@ -358,7 +358,7 @@ def certificate_operation(request, project_id, operation):
     # The version the person saw on the page that linked here, so a change in between is caught too.
     seen = request.GET.get("version", "")
     initial = {"version": int(seen) if seen.isdigit() else project.certificates_version}
-    form = CertificateActionForm(request.POST or None, initial=initial, request=request, ask_password=ask_password)
+    form = CertificateActionForm(form_data(request), initial=initial, request=request, ask_password=ask_password)
     from_rotation = request.POST.get("next", request.GET.get("next")) == "rotation"
     back_url = reverse("projects:rotation", args=[project.project_id]) if from_rotation else detail_url
     if request.method == "POST" and form.is_valid():

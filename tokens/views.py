@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.shortcuts import render
 
 from accounts.access import get_for_member, member_required, restrict
+from console.views import form_data
 from projects.models import Project
 from projects.services import RuleViolation, check_can_issue_tokens
 
@@ -16,7 +17,7 @@ def temp_token(request, project_id):
         request.membership, Project.objects.prefetch_related("certificates"), project_id=project_id
     )
     tab = request.GET.get("tab", "rtc") if request.GET.get("tab") in TABS else "rtc"
-    form = TABS[tab][1](request.POST if request.method == "POST" else None)
+    form = TABS[tab][1](form_data(request))
     try:
         check_can_issue_tokens(project)
         blocked = ""
@@ -45,7 +46,7 @@ def temp_token(request, project_id):
 
 @member_required("projects")
 def inspector(request):
-    form = InspectForm(request.POST if request.method == "POST" else None)
+    form = InspectForm(form_data(request))
     inspection = None
     if request.method == "POST" and form.is_valid():
         inspection = services.inspect_token(form.cleaned_data["token"], restrict(Project, request.membership))

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import audit
 from accounts.access import get_for_member, member_required, require, restrict
 from console.changelist import Changelist, Column, Filter
+from console.views import form_data
 from projects.models import Project
 
 from . import tasks
@@ -63,7 +64,7 @@ def _upstream(membership) -> Upstream | None:
 def upstream_settings(request):
     membership = request.membership
     upstream = _upstream(membership)
-    form = UpstreamForm(request.POST or None, upstream=upstream)
+    form = UpstreamForm(form_data(request), upstream=upstream)
     if request.method == "POST" and form.is_valid():
         changed = form.changed_fields()
         if not changed:
@@ -192,7 +193,7 @@ def mappings(request):
         initial["project"] = chosen.project_id
         mapping = getattr(chosen, "usage_mapping", None)
         initial["upstream_project_id"] = mapping.upstream_project_id if mapping else ""
-    form = MappingForm(request.POST or None, projects=projects, remove=remove, initial=initial)
+    form = MappingForm(form_data(request), projects=projects, remove=remove, initial=initial)
     if request.method == "POST" and form.is_valid():
         project, upstream_id = form.cleaned_data["project"], form.cleaned_data["upstream_project_id"]
         _save_mapping(request, project, None if remove else upstream_id)
@@ -306,7 +307,7 @@ def data_sync(request):
     form = None
     if can_manage:
         pullable = restrict(pullable_projects(membership.organization), membership).order_by("name")
-        form = BackfillForm(request.POST or None, projects=pullable, allow_all=membership.role.all_projects)
+        form = BackfillForm(form_data(request), projects=pullable, allow_all=membership.role.all_projects)
         if request.method == "POST" and form.is_valid():
             if upstream is None:
                 form.add_error(None, "No usage upstream is configured: set one up under Settings first.")

@@ -35,3 +35,19 @@ def test_junk_never_causes_a_server_error(who, acme, objects, client):  # noqa: 
                 client.force_login(acme.users[who])  # again: the junk may have signed out
             response = method(url, JUNK)
             assert response.status_code < 500, f"{method.__name__.upper()} {url} as {who}: {response.status_code}"
+
+
+@pytest.mark.parametrize(
+    "url", ["/projects/new/", "/members/invite/", "/members/roles/new/", "/settings/organization/"]
+)
+def test_an_empty_post_shows_what_is_missing(url, acme, client):
+    client.force_login(acme.users["admin"])
+    response = client.post(url, {})
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+
+
+def test_an_empty_sign_up_post_shows_what_is_missing(db, client):
+    response = client.post("/accounts/signup/", {})
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()

@@ -1,12 +1,8 @@
 from django.urls import path
 
-from console.views import coming_soon
+from . import views
 
 app_name = "billing"
 urlpatterns = [
-    path(
-        "",
-        coming_soon("billing", "Billing", "Bill estimates, monthly statements, invoices and balance."),
-        name="overview",
-    ),
+    path("", views.overview, name="overview"),
 ]

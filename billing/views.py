@@ -1,0 +1,16 @@
+from django.shortcuts import render
+
+from accounts.access import member_required
+
+from .estimate import month_to_date
+from .models import PriceBook
+
+
+@member_required("billing")
+def overview(request):
+    """Billing overview: for now the month-to-date bill estimate ("Bill estimate preview")."""
+    try:
+        estimate = month_to_date(request.membership.organization)
+    except PriceBook.DoesNotExist:
+        return render(request, "billing/estimate.html", {"no_price_book": True})
+    return render(request, "billing/estimate.html", {"estimate": estimate, "priced": estimate.priced})

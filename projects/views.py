@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -18,7 +18,7 @@ from .models import Certificate, Project
 from .rotation import TOKEN_LIFETIME, rotation_steps
 from .services import RuleViolation
 
-PROJECTS_SECTION = ("Projects", "/projects/")
+PROJECTS_SECTION = ("Projects", reverse_lazy("projects:list"))
 
 
 def _project(request, project_id) -> Project:

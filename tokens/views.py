@@ -14,9 +14,13 @@ from .forms import TABS, InspectForm
 @member_required("tokens", "generate")
 def temp_token(request, project_id):
     project = get_for_member(
-        request.membership, Project.objects.prefetch_related("certificates"), project_id=project_id
+        request.membership,
+        Project.objects.select_related("organization").prefetch_related("certificates"),
+        project_id=project_id,
     )
-    tab = request.GET.get("tab", "rtc") if request.GET.get("tab") in TABS else "rtc"
+    tab = request.GET.get("tab", "rtc")
+    if tab not in TABS:
+        tab = "rtc"
     form = TABS[tab][1](form_data(request))
     try:
         check_can_issue_tokens(project)

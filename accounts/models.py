@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from console.append_only import AppendOnlyModel
+
 from .permissions import MODULES, MODULES_BY_KEY, full_levels
 
 
@@ -73,6 +75,7 @@ class Organization(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Written by billing when the balance stays negative; projects and tokens only read it.
     suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -215,15 +218,7 @@ class Invitation(models.Model):
         return self.get_status_display()
 
 
-class AuditEntryQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise PermissionError("Audit entries are append-only.")
-
-    def delete(self):
-        raise PermissionError("Audit entries are append-only.")
-
-
-class AuditEntry(models.Model):
+class AuditEntry(AppendOnlyModel):
     """One security-relevant action. Append-only: saving an existing entry or deleting one raises."""
 
     organization_path = "organization"  # see accounts.access.restrict
@@ -242,8 +237,6 @@ class AuditEntry(models.Model):
     user_agent = models.CharField(max_length=255, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
-    objects = AuditEntryQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "audit entries"
@@ -255,10 +248,23 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target}"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("Audit entries are append-only.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise PermissionError("Audit entries are append-only.")
+class Notification(models.Model):
+    """A message for one member in the console (the bell in the top bar), e.g. a usage alert."""
+
+    organization_path = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    link = models.CharField(max_length=300, blank=True, help_text="A console path to open, e.g. /billing/.")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "organization", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.title

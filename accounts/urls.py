@@ -3,7 +3,7 @@ from django.urls import path
 
 from console.views import coming_soon
 
-from . import views
+from . import notification_views, views
 
 urlpatterns = [
     # Sign-in and passwords: Django's auth views with the console's templates.
@@ -54,6 +54,9 @@ urlpatterns = [
     path("members/roles/<int:pk>/delete/", views.delete_role, name="delete_role"),
     path("invitations/<str:token>/", views.accept_invitation, name="accept_invitation"),
     # Audit log
+    path("notifications/", notification_views.notifications, name="notifications"),
+    path("notifications/read-all/", notification_views.mark_all_read, name="mark_all_notifications_read"),
+    path("notifications/<int:pk>/open/", notification_views.open_notification, name="open_notification"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_log_csv, name="audit_log_csv"),
     # API credentials arrive with the REST API.

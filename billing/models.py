@@ -1,6 +1,7 @@
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -8,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Organization
+from console.append_only import AppendOnlyModel
 
 from . import pricing
 
@@ -117,6 +119,11 @@ class PriceBook(models.Model):
         if problems:
             raise ValidationError({"discount_bands": problems})
 
+    @property
+    def is_used(self) -> bool:
+        """Used by an issued statement: its numbers are frozen (supersede it with a later book)."""
+        return self.pk is not None and self.statements.exists()
+
     def prices(self) -> pricing.Prices:
         """This book as `pricing.Prices` (ValueError when its numbers are invalid)."""
         return pricing.Prices(
@@ -139,3 +146,192 @@ class PriceBook(models.Model):
         if default is None:
             raise cls.DoesNotExist(f"no price book in force on {month_start:%Y-%m-%d}")
         return default
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)
+
+
+class Statement(AppendOnlyModel):
+    """One month's bill of an organization, issued on the 1st of the next month. Immutable: its numbers
+    are frozen at issue, its price book is referenced, and late usage of its month is billed as an
+    adjustment line on a later statement. Its invoice number is INV-YYYYMM-#### with #### gapless per
+    organization (assigned under the organization's row lock)."""
+
+    organization_path = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="statements")
+    month = models.DateField(help_text="First day of the billed month (UTC).")
+    sequence = models.PositiveIntegerField(help_text="1, 2, 3... per organization, without gaps.")
+    number = models.CharField(max_length=20)
+    price_book = models.ForeignKey(PriceBook, on_delete=models.PROTECT, related_name="statements")
+    currency = models.CharField(max_length=3)
+    issued_at = models.DateTimeField(default=timezone.now)
+    due_date = models.DateField(help_text="The statement is deducted from the balance on this day.")
+    usage_seconds = models.JSONField(help_text="The month's seconds per usage column when issued.")
+    total_minutes = models.PositiveBigIntegerField()
+    usage_total = money_field(help_text="The month's usage after free minutes and discount.")
+    adjustments_total = money_field(help_text="Late usage of earlier months.")
+    total = money_field()
+
+    class Meta:
+        ordering = ["organization", "-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "month"], name="one_statement_per_org_and_month"),
+            models.UniqueConstraint(fields=["organization", "sequence"], name="gapless_statement_sequence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.organization})"
+
+    @property
+    def period_end(self) -> date:
+        return month_end(self.month)
+
+
+def month_end(month_start: date) -> date:
+    next_month = (month_start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return next_month - timedelta(days=1)
+
+
+def invoice_number(month_start: date, sequence: int) -> str:
+    return f"INV-{month_start:%Y%m}-{sequence:04d}"
+
+
+class StatementLine(AppendOnlyModel):
+    """A frozen line of a statement. The lines of a statement add up to its total."""
+
+    class Kind(models.TextChoices):
+        USAGE = "usage", "Usage"
+        DISCOUNT = "discount", "Volume discount and rounding"
+        ADJUSTMENT = "adjustment", "Late usage adjustment"
+
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    description = models.CharField(max_length=200)
+    usage_month = models.DateField(help_text="The month whose usage this line bills.")
+    tier = models.CharField(max_length=20, blank=True)
+    minutes = models.PositiveBigIntegerField(default=0)
+    free_minutes = models.PositiveBigIntegerField(default=0)
+    billable_minutes = models.PositiveBigIntegerField(default=0)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    amount = money_field()
+
+    class Meta:
+        ordering = ["statement", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "position"], name="one_statement_line_per_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.amount}"
+
+
+class Transaction(AppendOnlyModel):
+    """One entry of an organization's ledger. Positive amounts add to the balance (payments, credits),
+    negative ones take from it (statement deductions, refunds paid out, debits). Balance = sum of the
+    ledger. Entries are never edited or deleted: a mistake is corrected by a new entry with a reason."""
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment"
+        DEDUCTION = "deduction", "Statement deduction"
+        REFUND = "refund", "Refund"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    class Method(models.TextChoices):
+        BANK_TRANSFER = "bank_transfer", "Bank transfer"
+        CARD = "card", "Credit card"
+        PAYPAL = "paypal", "PayPal"
+        OTHER = "other", "Other"
+
+    organization_path = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="transactions")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    amount = money_field(help_text="Positive adds to the balance, negative takes from it.")
+    currency = models.CharField(max_length=3, default="USD")
+    occurred_on = models.DateField(help_text="Value date (UTC).")
+    method = models.CharField(max_length=20, choices=Method.choices, blank=True)
+    reference = models.CharField(max_length=100, blank=True, help_text="Bank or card reference.")
+    reason = models.CharField(max_length=300, blank=True)
+    statement = models.ForeignKey(
+        Statement, on_delete=models.PROTECT, null=True, blank=True, related_name="transactions"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_on", "-id"]
+        indexes = [models.Index(fields=["organization", "occurred_on"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["statement"], condition=Q(kind="deduction"), name="one_deduction_per_statement"
+            ),
+            models.CheckConstraint(condition=~Q(amount=0), name="transaction_amount_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency} on {self.occurred_on:%Y-%m-%d}"
+
+
+class BillingProfile(models.Model):
+    """The organization's billing details, printed on its invoices."""
+
+    organization_path = "organization"
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="billing_profile")
+    company_name = models.CharField(max_length=200, blank=True)
+    address = models.TextField(blank=True, help_text="Street, city, postal code, one per line.")
+    country = models.CharField(max_length=100, blank=True)
+    tax_id = models.CharField("Tax ID", max_length=50, blank=True, help_text="VAT or other tax number.")
+    billing_email = models.EmailField(blank=True, help_text="Where invoices are sent.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Billing details of {self.organization}"
+
+
+class UsageAlert(models.Model):
+    """A threshold on the month-to-date usage of an organization. Crossing it notifies, once per month,
+    the members with billing or usage rights (e-mail and the bell)."""
+
+    class Metric(models.TextChoices):
+        MINUTES = "minutes", "Minutes this month"
+        AMOUNT = "amount", "Estimated amount this month (USD)"
+
+    organization_path = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="usage_alerts")
+    metric = models.CharField(max_length=10, choices=Metric.choices)
+    threshold = models.DecimalField(max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["metric", "threshold"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "metric", "threshold"], name="one_alert_per_threshold"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_metric_display()} >= {self.threshold}"
+
+
+class AlertFiring(models.Model):
+    """Alert `alert` fired for `month`: the unique pair keeps it to once per threshold per month."""
+
+    alert = models.ForeignKey(UsageAlert, on_delete=models.CASCADE, related_name="firings")
+    month = models.DateField()
+    value = models.DecimalField(max_digits=16, decimal_places=2, help_text="The month-to-date value when it fired.")
+    fired_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["alert", "month"], name="one_alert_firing_per_month")]
+
+    def __str__(self) -> str:
+        return f"{self.alert} fired for {self.month:%Y-%m}"

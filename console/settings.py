@@ -175,6 +175,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "usage.tasks.pull_recent",
         "schedule": crontab(minute=15),
     },
+    "close-previous-month": {
+        "task": "billing.tasks.close_previous_month",
+        "schedule": crontab(day_of_month=1, hour=0, minute=30),
+    },
+    "daily-ledger": {
+        "task": "billing.tasks.daily_ledger",
+        "schedule": crontab(hour=0, minute=45),
+    },
 }
 
 _email = env.email_url("EMAIL_URL", default="consolemail://")

@@ -6,6 +6,7 @@ fetched, validated and upserted on its own, so a failed chunk writes nothing and
 Running the same window again replaces rows, never adds: totals are the same as after one run.
 """
 
+import logging
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -18,6 +19,9 @@ from projects.models import Project
 
 from .client import UpstreamClient, UpstreamError
 from .models import DURATION_FIELDS, DailyUsage, ProjectMapping, PullLock, PullRun, Upstream
+from .signals import usage_updated
+
+logger = logging.getLogger(__name__)
 
 WINDOW_DAYS = 31
 LOCK_TTL = timedelta(minutes=15)  # a lock older than this belongs to a worker that died
@@ -158,7 +162,18 @@ def execute_run(
         _finish(run, [*errors, f"The pull stopped on an unexpected error: {error!r}"])
         raise
     run.attempts = client.attempts - attempts_before
-    return _finish(run, errors)
+    _finish(run, errors)
+    if run.rows_written:
+        announce_usage_updated(run)
+    return run
+
+
+def announce_usage_updated(run: PullRun) -> None:
+    """Tell the apps that read usage (billing's alerts) that an organization's usage changed. A receiver's
+    failure is logged and does not fail the pull: the rows are stored either way."""
+    for receiver, result in usage_updated.send_robust(sender=PullRun, organization=run.organization, run=run):
+        if isinstance(result, Exception):
+            logger.error("usage_updated receiver %r failed", receiver, exc_info=result)
 
 
 def _pull_project(run, project, chunks, business, client, attempts_before, errors, progress) -> None:

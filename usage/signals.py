@@ -1,10 +1,13 @@
 from django.conf import settings
 from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from accounts.models import Organization
 
 from .models import Upstream
+
+# Sent after a pull run wrote rows: usage_updated.send(sender=PullRun, organization=..., run=...).
+usage_updated = Signal()
 
 
 @receiver(post_save, sender=Organization)

@@ -6,12 +6,14 @@ The URL list comes from the resolver, so a new URL without an expectation here f
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from accounts.models import Invitation, Membership, hash_token
+from accounts.models import Invitation, Membership, Notification, hash_token
 from accounts.services import create_role, invite
+from billing.models import PRICE_FIELDS, PriceBook, Statement, UsageAlert, invoice_number
 from usage.pulling import create_run
 
 ROLES = ("admin", "finance", "product_operation", "cs_maintenance", "engineer")
@@ -21,6 +23,7 @@ PROJECT_VIEWERS = frozenset({"admin", "product_operation", "cs_maintenance", "en
 PROJECT_EDITORS = frozenset({"admin", "engineer"})
 CERTIFICATE_MANAGERS = frozenset({"admin", "engineer"})
 TOKEN_ISSUERS = frozenset({"admin", "engineer"})
+BILLING = frozenset({"admin", "finance"})
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,28 @@ EXPECTATIONS: dict[str, Expect] = {
     "usage:mappings": Expect(allowed=ADMIN_ONLY),
     "usage:sync": Expect(allowed=EVERYONE),
     "usage:run_status": Expect(allowed=EVERYONE, object_url=True),
-    "billing:overview": Expect(allowed=frozenset({"admin", "finance"})),
+    # Billing: Admin and Finance (billing view to read, billing manage to change; both have manage).
+    "billing:overview": Expect(allowed=BILLING),
+    "billing:estimate": Expect(allowed=BILLING),
+    "billing:statements": Expect(allowed=BILLING),
+    "billing:statements_csv": Expect(allowed=BILLING),
+    "billing:invoice": Expect(allowed=BILLING, object_url=True),
+    "billing:invoice_pdf": Expect(allowed=BILLING, object_url=True),
+    "billing:transactions": Expect(allowed=BILLING),
+    "billing:transactions_csv": Expect(allowed=BILLING),
+    "billing:record_payment": Expect(allowed=BILLING),
+    "billing:record_correction": Expect(allowed=BILLING),
+    "billing:details": Expect(allowed=BILLING),
+    "billing:price_books": Expect(allowed=BILLING),
+    "billing:create_price_book": Expect(allowed=BILLING),
+    "billing:edit_price_book": Expect(allowed=BILLING, object_url=True),
+    "billing:delete_price_book": Expect(allowed=BILLING, object_url=True),
+    "billing:alerts": Expect(allowed=BILLING),
+    "billing:delete_alert": Expect(allowed=BILLING, object_url=True),
+    # Notifications are each member's own: another member's notification is 404.
+    "notifications": Expect(),
+    "mark_all_notifications_read": Expect(ok=405, denied=405, anonymous=405, outsider=405),  # POST only
+    "open_notification": Expect(allowed=frozenset({"admin"}), ok=302, denied=404, object_url=True),
 }
 
 # State-changing URLs: a POST by a role without the right level is refused and changes nothing.
@@ -173,7 +197,42 @@ def objects(acme):
         "edit_role": {"pk": custom.pk},
         "delete_role": {"pk": custom.pk},
         "accept_invitation": {"token": token},
+        **billing_objects(acme),
         "password_reset_confirm": {"uidb64": "MQ", "token": "not-a-token"},
+    }
+
+
+def billing_objects(acme) -> dict:
+    """A statement, an organization price book, a usage alert and a notification (for Acme's Admin)."""
+    organization = acme.organization
+    book = PriceBook.objects.create(
+        organization=organization, effective_from=date(2030, 1, 1), **{f: Decimal(1) for f in PRICE_FIELDS.values()}
+    )
+    statement = Statement.objects.create(
+        organization=organization,
+        month=date(2026, 1, 1),
+        sequence=1,
+        number=invoice_number(date(2026, 1, 1), 1),
+        price_book=PriceBook.book_for(organization, date(2026, 1, 1)),
+        currency="USD",
+        due_date=date(2026, 2, 6),
+        usage_seconds={},
+        total_minutes=0,
+        usage_total=Decimal(0),
+        adjustments_total=Decimal(0),
+        total=Decimal(0),
+    )
+    alert = UsageAlert.objects.create(organization=organization, metric="minutes", threshold=Decimal(1000))
+    notification = Notification.objects.create(
+        organization=organization, recipient=acme.users["admin"], title="Alert", link="/billing/"
+    )
+    return {
+        "billing:invoice": {"number": statement.number},
+        "billing:invoice_pdf": {"number": statement.number},
+        "billing:edit_price_book": {"pk": book.pk},
+        "billing:delete_price_book": {"pk": book.pk},
+        "billing:delete_alert": {"pk": alert.pk},
+        "open_notification": {"pk": notification.pk},
     }
 
 

@@ -7,6 +7,9 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
 from accounts.services import create_organization, ensure_builtin_roles
+from billing import ledger
+from billing.closing import close_month, previous_month
+from billing.models import Transaction
 from projects import services as project_services
 from projects.models import Project
 from usage.client import UpstreamClient
@@ -45,6 +48,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             organization = self.seed()
         self.pull_usage(organization)
+        self.bill(organization)
         self.stdout.write(self.style.SUCCESS(f"Demo organization {organization.name!r} is ready."))
         for email, _, role in DEMO_USERS:
             self.stdout.write(f"  {email:<22} {role:<18} password: {DEMO_PASSWORD}")
@@ -89,3 +93,23 @@ class Command(BaseCommand):
         if run.status != PullRun.Status.SUCCEEDED:
             raise CommandError(f"Pulling demo usage from the sandbox failed: {run.error}")
         self.stdout.write(f"Pulled {DEMO_USAGE_DAYS} days of usage from the sandbox: {run.rows_written} rows.")
+
+    def bill(self, organization) -> None:
+        """Statements for the last two finished months, deducted when due, and payments that keep the demo
+        organization in good standing (a suspended demo could not issue tokens)."""
+        last_month = previous_month(timezone.now().date())
+        for month in (previous_month(last_month), last_month):
+            close_month(month, organization)
+        ledger.deduct_due_statements()
+        balance = ledger.standing(organization).balance
+        if balance < 0:
+            finance = User.objects.get(email="finance@acme.test")
+            ledger.record_payment(
+                finance,
+                organization,
+                amount=-balance + 500,
+                method=Transaction.Method.BANK_TRANSFER,
+                reference=f"DEMO-{timezone.now():%Y%m%d}",
+            )
+        balance = ledger.standing(organization).balance
+        self.stdout.write(f"Billing: {organization.statements.count()} statements; balance {balance} USD.")

@@ -1,0 +1,170 @@
+"""The month close: each organization's statement for a finished month, issued once.
+
+`close_month` is idempotent: an organization that already has the month's statement is skipped, so
+running it twice (beat on the 1st, then `manage.py close_month` by hand) issues nothing new. Each
+statement is written in one transaction under the organization's row lock, which also keeps the
+invoice sequence gapless.
+
+Late usage: usage of an already-billed month that arrives after its statement was issued is never written
+into that statement. The next statement carries one adjustment line per such month: the month priced
+again from today's usage with the price book of its own statement, minus everything billed for that month
+so far (its statement and earlier adjustments). Usage corrected downwards gives a negative adjustment.
+
+Decisions: an organization with no usage in the month and nothing to adjust gets no statement (a zero
+statement is still issued when there was usage under the free minutes). Months before the first
+statement of an organization are not billed retroactively.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import Organization
+
+from .estimate import month_seconds
+from .models import PriceBook, Statement, StatementLine, invoice_number, month_end
+from .pricing import price_month
+
+audit.register_actions({"billing.statement_issued": "Statement issued"})
+
+DUE_DAY = 6  # statements are deducted from the balance on the 6th of the month after the billed one
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    usage_month: date
+    amount: Decimal
+
+
+def previous_month(today: date) -> date:
+    return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def due_date_for(month_start: date) -> date:
+    return (month_end(month_start) + timedelta(days=1)).replace(day=DUE_DAY)
+
+
+def check_closable(month_start: date, today: date | None = None) -> None:
+    """ValueError unless `month_start` is the first day of a month that has ended (UTC)."""
+    today = today or timezone.now().date()
+    if month_start.day != 1:
+        raise ValueError("a billing month starts on the 1st")
+    if month_end(month_start) >= today:
+        raise ValueError(f"{month_start:%Y-%m} has not ended yet; it can be closed from the 1st of the next month")
+
+
+def late_usage_adjustments(organization: Organization, before_month: date) -> list[Adjustment]:
+    """For each month billed before `before_month`: what its usage costs now minus what was billed for it."""
+    billed = defaultdict(Decimal)
+    rows = (
+        StatementLine.objects.filter(statement__organization=organization, usage_month__lt=before_month)
+        .values("usage_month")
+        .annotate(amount=Sum("amount"))
+    )
+    for row in rows:
+        billed[row["usage_month"]] = row["amount"]
+    books = dict(
+        Statement.objects.filter(organization=organization, month__in=list(billed)).values_list("month", "price_book")
+    )
+    adjustments = []
+    for month in sorted(billed):
+        book = PriceBook.objects.get(pk=books[month])
+        now_total = price_month(month_seconds(organization, month, month_end(month)), book.prices()).total
+        if now_total != billed[month]:
+            adjustments.append(Adjustment(month, now_total - billed[month]))
+    return adjustments
+
+
+def close_month(month_start: date, organization: Organization | None = None, today: date | None = None):
+    """Issue `month_start`'s statement for one organization or all. Returns the statements issued now."""
+    check_closable(month_start, today)
+    organizations = [organization] if organization else Organization.objects.order_by("pk")
+    issued = []
+    for each in organizations:
+        statement = close_organization_month(each, month_start, today)
+        if statement is not None:
+            issued.append(statement)
+    return issued
+
+
+@transaction.atomic
+def close_organization_month(organization: Organization, month_start: date, today: date | None = None):
+    check_closable(month_start, today)
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    if Statement.objects.filter(organization=organization, month=month_start).exists():
+        return None
+    seconds = month_seconds(organization, month_start, month_end(month_start))
+    adjustments = late_usage_adjustments(organization, month_start)
+    if not any(seconds.values()) and not adjustments:
+        return None
+    book = PriceBook.book_for(organization, month_start)
+    priced = price_month(seconds, book.prices())
+    sequence = (Statement.objects.filter(organization=organization).aggregate(last=Max("sequence"))["last"] or 0) + 1
+    adjustments_total = sum((adjustment.amount for adjustment in adjustments), Decimal("0.00"))
+    statement = Statement.objects.create(
+        organization=organization,
+        month=month_start,
+        sequence=sequence,
+        number=invoice_number(month_start, sequence),
+        price_book=book,
+        currency=priced.currency,
+        issued_at=timezone.now(),
+        due_date=due_date_for(month_start),
+        usage_seconds=seconds,
+        total_minutes=priced.total_minutes,
+        usage_total=priced.total,
+        adjustments_total=adjustments_total,
+        total=priced.total + adjustments_total,
+    )
+    StatementLine.objects.bulk_create(statement_lines(statement, priced, adjustments))
+    audit.record(
+        "billing.statement_issued",
+        organization=organization,
+        target=statement.number,
+        month=f"{month_start:%Y-%m}",
+        total=str(statement.total),
+    )
+    return statement
+
+
+def statement_lines(statement: Statement, priced, adjustments: list[Adjustment]) -> list[StatementLine]:
+    lines = [
+        StatementLine(
+            kind=StatementLine.Kind.USAGE,
+            description=line.label,
+            usage_month=statement.month,
+            tier=line.tier,
+            minutes=line.minutes,
+            free_minutes=line.free_minutes,
+            billable_minutes=line.billable_minutes,
+            unit_price=line.unit_price,
+            amount=line.amount,
+        )
+        for line in priced.lines
+    ]
+    lines.append(
+        StatementLine(
+            kind=StatementLine.Kind.DISCOUNT,
+            description="Volume discount and rounding",
+            usage_month=statement.month,
+            amount=-priced.discount_and_rounding,
+        )
+    )
+    lines.extend(
+        StatementLine(
+            kind=StatementLine.Kind.ADJUSTMENT,
+            description=f"Late usage of {adjustment.usage_month:%B %Y}",
+            usage_month=adjustment.usage_month,
+            amount=adjustment.amount,
+        )
+        for adjustment in adjustments
+    )
+    for position, line in enumerate(lines, start=1):
+        line.statement, line.position = statement, position
+    return lines

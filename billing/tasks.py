@@ -1,0 +1,19 @@
+"""Celery tasks: thin wrappers over the month close and the ledger."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from .closing import close_month, previous_month
+from .ledger import deduct_due_statements
+
+
+@shared_task
+def close_previous_month() -> int:
+    """On the 1st (UTC): issue last month's statements. Idempotent. Returns how many were issued."""
+    return len(close_month(previous_month(timezone.now().date())))
+
+
+@shared_task
+def daily_ledger() -> int:
+    """Every day: deduct statements that are due and suspend or lift organizations. Idempotent."""
+    return deduct_due_statements()

@@ -5,6 +5,8 @@ import json
 from django.db.models import Q
 from django.utils import timezone
 
+from console.csv_export import inert
+
 from .models import AuditEntry
 
 # Action code -> label. Later apps add their own codes with `register_actions()`.
@@ -85,9 +87,4 @@ def csv_row(entry: AuditEntry) -> list[str]:
         entry.user_agent,
         json.dumps(entry.details, sort_keys=True),
     ]
-    return [_inert_in_spreadsheets(value) for value in values]
-
-
-def _inert_in_spreadsheets(value: str) -> str:
-    # Targets and user agents come from users; a leading =, +, - or @ would run as a formula in Excel.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return [inert(value) for value in values]

@@ -1,16 +1,15 @@
-import csv
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
 from console.changelist import Changelist, Column, Filter
+from console.csv_export import csv_download
 from console.views import confirm, form_data, form_page
 
 from . import audit, services
@@ -464,22 +463,8 @@ def audit_log(request):
     return render(request, "accounts/audit_log.html", {"changelist": changelist})
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @member_required("audit")
 def audit_log_csv(request):
     entries = audit_changelist(request).queryset
-    writer = csv.writer(_Echo())
     header = ["time_utc", "actor", "action", "target", "ip_address", "user_agent", "details"]
-
-    def rows():
-        yield writer.writerow(header)
-        for entry in entries.iterator(chunk_size=500):
-            yield writer.writerow(audit.csv_row(entry))
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
-    return response
+    return csv_download("audit-log.csv", header, (audit.csv_row(entry) for entry in entries.iterator(chunk_size=500)))

@@ -1,16 +1,16 @@
 """The usage page and its CSV export. Both read the same query string through `UsageFilters`, so the CSV holds
 exactly the rows of the table (all pages of it) with the exact seconds next to the minutes shown."""
 
-import csv
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from django.core.paginator import Paginator
-from django.http import QueryDict, StreamingHttpResponse
+from django.http import QueryDict
 from django.shortcuts import render
 
 from accounts.access import member_required, restrict
 from console.changelist import date_param
+from console.csv_export import csv_download, inert
 from projects.models import Project
 
 from . import report as reports
@@ -262,11 +262,6 @@ class _BreakdownRows:
 # The export -------------------------------------------------------------------------------------------------
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def csv_header(breakdown: bool) -> list[str]:
     header = ["period", "period_start", "period_end"]
     if breakdown:
@@ -279,31 +274,23 @@ def csv_row(row: Row, breakdown: bool) -> list:
     values = [row.label, row.start.isoformat(), row.end.isoformat()]
     if breakdown:
         project = row.project
-        values += [project.project_id, _inert(project.name)] if project else ["", ""]
+        values += [project.project_id, inert(project.name)] if project else ["", ""]
     return values + list(row.seconds) + list(row.minutes) + [row.total_seconds, row.total_minutes]
-
-
-def _inert(value: str) -> str:
-    # Project names come from users; a leading =, +, - or @ would run as a formula in a spreadsheet.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @member_required("usage")
 def usage_csv(request):
     filters, report = _report(request)
-    writer = csv.writer(_Echo())
 
-    def lines():
-        yield writer.writerow(csv_header(report.breakdown))
+    def rows():
         if report.has_usage:
             for row in report.iter_rows():
-                yield writer.writerow(csv_row(row, report.breakdown))
-        yield writer.writerow(csv_row(report.totals, report.breakdown))
+                yield csv_row(row, report.breakdown)
+        yield csv_row(report.totals, report.breakdown)
 
     name = f"usage-{filters.business}-{filters.day_from}-{filters.day_to}-by-{filters.granularity}"
-    response = StreamingHttpResponse(lines(), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{name}{"-breakdown" if report.breakdown else ""}.csv"'
-    return response
+    name += "-breakdown" if report.breakdown else ""
+    return csv_download(f"{name}.csv", csv_header(report.breakdown), rows())
 
 
 # The overview card ------------------------------------------------------------------------------------------

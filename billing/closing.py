@@ -29,7 +29,7 @@ from accounts.models import Organization
 
 from .estimate import month_seconds
 from .models import PriceBook, Statement, StatementLine, invoice_number, month_end
-from .pricing import price_month
+from .pricing import price_month, to_cents
 
 audit.register_actions({"billing.statement_issued": "Statement issued"})
 
@@ -76,8 +76,9 @@ def late_usage_adjustments(organization: Organization, before_month: date) -> li
     for month in sorted(billed):
         book = PriceBook.objects.get(pk=books[month])
         now_total = price_month(month_seconds(organization, month, month_end(month)), book.prices()).total
-        if now_total != billed[month]:
-            adjustments.append(Adjustment(month, now_total - billed[month]))
+        difference = to_cents(now_total - billed[month])  # a database's SUM may come back with more digits
+        if difference:
+            adjustments.append(Adjustment(month, difference))
     return adjustments
 
 

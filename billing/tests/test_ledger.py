@@ -1,0 +1,141 @@
+"""The ledger: balance, deductions on the due date, standing, suspension and its lift."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import AuditEntry
+from accounts.services import RuleViolation
+from billing import ledger
+from billing.closing import close_month
+from billing.ledger import ARREARS, GOOD, SUSPENDED, standing_of
+from billing.models import Transaction
+from projects.models import Project
+from projects.services import check_can_issue_tokens
+from usage.models import DailyUsage
+
+D = Decimal
+OCTOBER = date(2026, 10, 1)
+DUE = date(2026, 11, 6)
+
+
+def test_standing_follows_the_running_balance():
+    day = date(2026, 11, 6)
+    assert standing_of([], day) == ledger.Standing(D("0.00"), GOOD, None, None)
+    assert standing_of([(day, D("-10"))], day + timedelta(days=4)).status == ARREARS
+    suspended = standing_of([(day, D("-10"))], day + timedelta(days=5))
+    assert (suspended.status, suspended.negative_since, suspended.suspend_on) == (SUSPENDED, day, date(2026, 11, 11))
+    # Paid back, negative again later: the grace period counts from the later day.
+    entries = [(day, D("-10")), (day + timedelta(days=1), D("10")), (day + timedelta(days=20), D("-1"))]
+    later = standing_of(entries, day + timedelta(days=22))
+    assert (later.status, later.negative_since) == (ARREARS, day + timedelta(days=20))
+    # Still negative after a partial payment: the first day it went negative counts.
+    partial = standing_of([(day, D("-10")), (day + timedelta(days=2), D("4"))], day + timedelta(days=5))
+    assert (partial.balance, partial.status) == (D("-6"), SUSPENDED)
+
+
+@pytest.fixture
+def october_statement(acme):
+    """Acme's October statement: 10,000 billable audio minutes, 9.90 USD, due November 6."""
+    DailyUsage.objects.create(project=acme.projects[0], date=date(2026, 10, 3), audio=20_000 * 60)
+    [statement] = close_month(OCTOBER, acme.organization, today=date(2026, 11, 1))
+    return statement
+
+
+def test_a_statement_is_deducted_on_its_due_date_once(acme, october_statement):
+    assert ledger.deduct_due_statements(today=DUE - timedelta(days=1)) == 0
+    assert ledger.deduct_due_statements(today=DUE) == 1
+    assert ledger.deduct_due_statements(today=DUE + timedelta(days=1)) == 0
+    [deduction] = Transaction.objects.filter(organization=acme.organization)
+    assert (deduction.kind, deduction.amount, deduction.occurred_on, deduction.statement) == (
+        "deduction",
+        D("-9.90"),
+        DUE,
+        october_statement,
+    )
+    assert ledger.standing(acme.organization, DUE).balance == D("-9.90")
+    assert ledger.statement_statuses(acme.organization) == {october_statement.pk: "unpaid"}
+
+
+def test_a_prepaid_balance_covers_the_statement(acme, october_statement):
+    finance = acme.users["finance"]
+    ledger.record_payment(finance, acme.organization, amount=D("20.00"), method="card", occurred_on=date(2026, 10, 1))
+    ledger.deduct_due_statements(today=DUE + timedelta(days=30))
+    acme.organization.refresh_from_db()
+    assert ledger.standing(acme.organization).balance == D("10.10") and not acme.organization.is_suspended
+    assert ledger.statement_statuses(acme.organization) == {october_statement.pk: "paid"}
+
+
+def test_still_negative_five_days_after_the_due_date_suspends_until_paid(acme, october_statement):
+    ledger.deduct_due_statements(today=DUE + timedelta(days=4))
+    acme.organization.refresh_from_db()
+    assert not acme.organization.is_suspended
+    ledger.deduct_due_statements(today=DUE + timedelta(days=5))  # the daily job
+    organization = acme.organization
+    organization.refresh_from_db()
+    assert organization.is_suspended and "negative since 2026-11-06" in organization.suspended_reason
+    with pytest.raises(RuleViolation, match="suspended"):
+        check_can_issue_tokens(Project.objects.get(pk=acme.projects[0].pk))
+    finance = acme.users["finance"]
+    ledger.record_payment(finance, organization, amount=D("5.00"), method="bank_transfer", reference="part")
+    organization.refresh_from_db()
+    assert organization.is_suspended  # -4.90: still negative
+    ledger.record_payment(finance, organization, amount=D("4.90"), method="bank_transfer", reference="rest")
+    organization.refresh_from_db()
+    assert not organization.is_suspended and organization.suspended_reason == ""
+    check_can_issue_tokens(Project.objects.get(pk=acme.projects[0].pk))
+    actions = list(AuditEntry.objects.filter(action__startswith="billing.").values_list("action", flat=True))
+    assert {"billing.suspended", "billing.suspension_lifted", "billing.payment_recorded"} <= set(actions)
+
+
+def test_corrections_need_a_reason_and_move_the_balance_their_way(acme):
+    finance = acme.users["finance"]
+    ledger.record_payment(finance, acme.organization, amount=D("100.00"), method="paypal")
+    ledger.record_correction(finance, acme.organization, correction="refund", amount=D("30"), reason="Overpaid")
+    ledger.record_correction(finance, acme.organization, correction="debit", amount=D("5"), reason="Bank fee")
+    ledger.record_correction(finance, acme.organization, correction="credit", amount=D("1.5"), reason="Goodwill")
+    assert ledger.standing(acme.organization).balance == D("66.50")
+    with pytest.raises(RuleViolation, match="reason"):
+        ledger.record_correction(finance, acme.organization, correction="refund", amount=D("1"), reason="  ")
+    assert Transaction.objects.filter(organization=acme.organization).count() == 4
+
+
+@pytest.mark.parametrize(
+    ("amount", "method", "day", "message"),
+    [
+        (D("0"), "card", None, "positive"),
+        (D("-5"), "card", None, "positive"),
+        (D("1.001"), "card", None, "two decimals"),
+        (D("NaN"), "card", None, "positive"),
+        (D("5"), "cheque", None, "method"),
+        (D("5"), "card", timezone.now().date() + timedelta(days=1), "future"),
+    ],
+)
+def test_bad_payments_are_refused_and_nothing_is_written(acme, amount, method, day, message):
+    with pytest.raises(RuleViolation, match=message):
+        ledger.record_payment(acme.users["finance"], acme.organization, amount=amount, method=method, occurred_on=day)
+    assert not Transaction.objects.exists()
+
+
+def test_ledger_entries_cannot_be_edited_or_deleted(acme):
+    entry = ledger.record_payment(acme.users["finance"], acme.organization, amount=D("10"), method="card")
+    entry.amount = D("1000")
+    with pytest.raises(PermissionError):
+        entry.save()
+    with pytest.raises(PermissionError):
+        entry.delete()
+    with pytest.raises(PermissionError), transaction.atomic():
+        Transaction.objects.filter(pk=entry.pk).delete()
+    assert Transaction.objects.get(pk=entry.pk).amount == D("10.00")
+
+
+def test_another_organizations_ledger_is_its_own(acme, globex, october_statement):
+    ledger.record_payment(globex.users["finance"], globex.organization, amount=D("10"), method="card")
+    ledger.deduct_due_statements(today=DUE + timedelta(days=10))
+    globex.organization.refresh_from_db()
+    acme.organization.refresh_from_db()
+    assert ledger.standing(globex.organization).balance == D("10.00") and not globex.organization.is_suspended
+    assert acme.organization.is_suspended

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import PriceBook
+from .models import BillingProfile, PriceBook, Statement, StatementLine, Transaction, UsageAlert
 
 
 @admin.register(PriceBook)
@@ -24,3 +24,65 @@ class PriceBookAdmin(admin.ModelAdmin):
     search_fields = ["organization__name", "organization__slug"]
     autocomplete_fields = ["organization"]
     readonly_fields = ["created_at"]
+
+    def has_change_permission(self, request, obj=None):
+        # A book used by an issued statement is frozen: supersede it with a later effective date.
+        return super().has_change_permission(request, obj) and not (obj is not None and obj.is_used)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_used)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Bills and the ledger are append-only; the console's pages and services write them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class StatementLineInline(admin.TabularInline):
+    model = StatementLine
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Statement)
+class StatementAdmin(ReadOnlyAdmin):
+    list_display = ["number", "organization", "month", "issued_at", "due_date", "total", "currency"]
+    search_fields = ["number", "organization__name", "organization__slug"]
+    date_hierarchy = "month"
+    inlines = [StatementLineInline]
+
+
+@admin.register(Transaction)
+class TransactionAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_on", "organization", "kind", "amount", "currency", "method", "reference"]
+    list_filter = ["kind", "method"]
+    search_fields = ["organization__name", "organization__slug", "reference", "reason"]
+    date_hierarchy = "occurred_on"
+
+
+@admin.register(BillingProfile)
+class BillingProfileAdmin(admin.ModelAdmin):
+    list_display = ["organization", "company_name", "country", "billing_email"]
+    search_fields = ["organization__name", "company_name"]
+
+
+@admin.register(UsageAlert)
+class UsageAlertAdmin(admin.ModelAdmin):
+    list_display = ["organization", "metric", "threshold", "created_at"]
+    list_filter = ["metric"]

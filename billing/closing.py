@@ -28,7 +28,7 @@ from accounts import audit
 from accounts.models import Organization
 
 from .estimate import month_seconds
-from .models import PriceBook, Statement, StatementLine, invoice_number, month_end
+from .models import BillingProfile, PriceBook, Statement, StatementLine, bill_to_lines, invoice_number, month_end
 from .pricing import price_month, to_cents
 
 audit.register_actions({"billing.statement_issued": "Statement issued"})
@@ -122,6 +122,7 @@ def close_organization_month(organization: Organization, month_start: date, toda
         usage_total=priced.total,
         adjustments_total=adjustments_total,
         total=priced.total + adjustments_total,
+        bill_to=bill_to_lines(organization, BillingProfile.objects.filter(organization=organization).first()),
     )
     StatementLine.objects.bulk_create(statement_lines(statement, priced, adjustments))
     audit.record(

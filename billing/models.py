@@ -110,6 +110,16 @@ class PriceBook(models.Model):
         owner = self.organization.name if self.organization_id else "Default"
         return f"{owner} price book from {self.effective_from:%Y-%m-%d}"
 
+    def save(self, *args, **kwargs) -> None:
+        # The last line of defence for "a used book is frozen" (the pages check first): an issued
+        # statement must never change its numbers because its book was rewritten afterwards.
+        if not self._state.adding and self.is_used:
+            raise PermissionError(
+                "This price book is used by an issued statement and cannot be changed; "
+                "supersede it with a new book with a later effective date."
+            )
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         super().clean()
         try:
@@ -173,6 +183,9 @@ class Statement(AppendOnlyModel):
     usage_total = money_field(help_text="The month's usage after free minutes and discount.")
     adjustments_total = money_field(help_text="Late usage of earlier months.")
     total = money_field()
+    bill_to = models.JSONField(
+        default=list, blank=True, help_text="The billing details when issued, one line each (see bill_to_lines)."
+    )
 
     class Meta:
         ordering = ["organization", "-month"]
@@ -187,6 +200,26 @@ class Statement(AppendOnlyModel):
     @property
     def period_end(self) -> date:
         return month_end(self.month)
+
+    def billed_to(self, profile: "BillingProfile | None" = None) -> list[str]:
+        """The customer block printed on the invoice: as it was when issued, so that editing the billing
+        details later does not rewrite old invoices (`profile` only for statements without a snapshot)."""
+        return list(self.bill_to) or bill_to_lines(self.organization, profile)
+
+
+def bill_to_lines(organization: Organization, profile: "BillingProfile | None") -> list[str]:
+    """The customer block: company (or organization) name, address, country, tax ID, email."""
+    if profile is None:
+        return [organization.name]
+    lines = [profile.company_name or organization.name]
+    lines += [line.strip() for line in profile.address.splitlines() if line.strip()]
+    if profile.country:
+        lines.append(profile.country)
+    if profile.tax_id:
+        lines.append(f"Tax ID: {profile.tax_id}")
+    if profile.billing_email:
+        lines.append(profile.billing_email)
+    return lines
 
 
 def month_end(month_start: date) -> date:

@@ -1,0 +1,111 @@
+"""State changes of billing that pages start: price books and billing details. Each runs in one
+transaction under the organization's row lock, which the month close also takes while it issues a
+statement: under it, "already billed" and "used by a statement" cannot change. (The ledger's entries
+are in ledger.py, the month close in closing.py.)"""
+
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+
+from accounts import audit
+from accounts.models import Organization
+
+from .models import PRICE_FIELDS, BillingProfile, PriceBook
+from .price_book_forms import effective_from_problem, plain_price
+
+audit.register_actions(
+    {
+        "billing.price_book_created": "Price book created",
+        "billing.price_book_changed": "Price book changed",
+        "billing.price_book_deleted": "Price book deleted",
+        "billing.details_changed": "Billing details changed",
+    }
+)
+
+
+class PriceBookRefused(Exception):
+    def __init__(self, field: str | None, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def snapshot(book: PriceBook) -> dict:
+    """The book's numbers for the audit log (JSON-safe)."""
+    values = {"effective_from": f"{book.effective_from:%Y-%m-%d}"}
+    values.update({field: plain_price(getattr(book, field)) for field in PRICE_FIELDS.values()})
+    values.update(free_minutes=book.free_minutes, discount_bands=book.discount_bands)
+    return values
+
+
+@transaction.atomic
+def save_price_book(request, book: PriceBook | None, values: dict) -> PriceBook:
+    """Create a book of the member's organization (`book` None) or change its unused `book`.
+    PriceBookRefused when the date is taken or billed meanwhile; PermissionError when the book is used."""
+    organization = Organization.objects.select_for_update().get(pk=request.membership.organization_id)
+    if book is None:
+        book, old = PriceBook(organization=organization, currency="USD"), None
+    else:
+        book = PriceBook.objects.get(pk=book.pk, organization=organization)
+        old = snapshot(book)
+    problem = effective_from_problem(organization, values["effective_from"], book if book.pk else None)
+    if problem:
+        raise PriceBookRefused("effective_from", problem)
+    for name, value in values.items():
+        setattr(book, name, value)
+    try:
+        with transaction.atomic():
+            book.save()  # PermissionError when a statement uses the book (the model's guard)
+    except IntegrityError as error:  # the same date saved by someone else a moment ago
+        problem = f"Your organization already has a price book from {book.effective_from:%Y-%m-%d}."
+        raise PriceBookRefused("effective_from", problem) from error
+    if old is None:
+        audit.record(
+            "billing.price_book_created", request=request, organization=organization, target=str(book), **snapshot(book)
+        )
+    else:
+        audit.record(
+            "billing.price_book_changed",
+            request=request,
+            organization=organization,
+            target=str(book),
+            old=old,
+            new=snapshot(book),
+        )
+    return book
+
+
+@transaction.atomic
+def delete_price_book_of(request, book: PriceBook) -> None:
+    """PermissionError when a statement uses the book (also when one was issued a moment ago)."""
+    organization = Organization.objects.select_for_update().get(pk=request.membership.organization_id)
+    book = PriceBook.objects.filter(pk=book.pk, organization=organization).first()
+    if book is None:
+        return  # deleted by someone else meanwhile
+    values = snapshot(book)
+    try:
+        with transaction.atomic():
+            book.delete()
+    except ProtectedError as error:
+        raise PermissionError(frozen_message(book, "deleted")) from error
+    audit.record("billing.price_book_deleted", request=request, organization=organization, target=str(book), **values)
+
+
+def frozen_message(book: PriceBook, done: str) -> str:
+    return (
+        f"The price book from {book.effective_from:%Y-%m-%d} is used by an issued statement and cannot be {done}. "
+        "To change prices, supersede it with a new book with a later effective date."
+    )
+
+
+@transaction.atomic
+def save_billing_details(request, data: dict, changed: list[str]) -> BillingProfile:
+    """Create or update the organization's billing profile, under its row lock, and audit the change."""
+    organization = Organization.objects.select_for_update().get(pk=request.membership.organization_id)
+    profile, _ = BillingProfile.objects.get_or_create(organization=organization)
+    for name, value in data.items():
+        setattr(profile, name, value)
+    profile.save()
+    audit.record(
+        "billing.details_changed", request=request, organization=organization, target=organization.name, fields=changed
+    )
+    return profile

@@ -1,76 +1,330 @@
-from django.shortcuts import render
+"""Billing pages: overview (balances and standing), bill estimate, invoices, transactions, recording
+payments and corrections, and the billing details printed on invoices. Views parse and render; the
+ledger (`billing.ledger`) holds the rules."""
 
-from accounts.access import member_required
+from django.contrib import messages
+from django.db.models import Case, CharField, Value, When
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
 
+from accounts.access import get_for_member, member_required, restrict
+from accounts.services import RuleViolation
+from console.changelist import Changelist, Column, Filter
+from console.csv_export import csv_download, inert
+from console.views import form_data, form_page
+
+from . import ledger
 from .estimate import month_to_date
-from .models import PriceBook
+from .forms import BillingProfileForm, CorrectionForm, PaymentForm
+from .invoice_pdf import invoice_pdf_bytes, money
+from .models import BillingProfile, PriceBook, Statement, Transaction, bill_to_lines
+from .services import save_billing_details
+from .tabs import billing_tabs
+
+STATUS_LABELS = {"pending": "Pending", "paid": "Paid", "unpaid": "Unpaid"}
+BILLING_SECTION = ("Billing", reverse_lazy("billing:overview"))
+LATEST = 5  # invoices and transactions on the overview
+
+
+def tabbed(request, template: str, current: str, **context):
+    """Render a billing page with the billing tabs on top."""
+    return render(request, template, {"billing_tabs": billing_tabs(request, current), **context})
+
+
+def current_estimate(organization):
+    """The month-to-date estimate (the "reserved balance"), or None without a price book in force."""
+    try:
+        return month_to_date(organization)
+    except PriceBook.DoesNotExist:
+        return None
+
+
+def with_statuses(statements, organization):
+    """Statements annotated with `status` (pending / paid / unpaid), so lists can filter and sort by it."""
+    statuses = ledger.statement_statuses(organization)
+    whens = []
+    for status in STATUS_LABELS:
+        ids = [pk for pk, value in statuses.items() if value == status]
+        if ids:
+            whens.append(When(pk__in=ids, then=Value(status)))
+    return statements.annotate(status=Case(*whens, default=Value("pending"), output_field=CharField()))
+
+
+def member_transactions(membership):
+    return restrict(Transaction, membership).select_related("recorded_by", "statement")
+
+
+# Overview and estimate ----------------------------------------------------------------------------
+
+
+def overview_card(organization) -> dict:
+    """The console overview's billing card: available balance, reserved balance and account status."""
+    return {"standing": ledger.standing(organization), "estimate": current_estimate(organization)}
 
 
 @member_required("billing")
 def overview(request):
-    """Billing overview: for now the month-to-date bill estimate ("Bill estimate preview")."""
-    try:
-        estimate = month_to_date(request.membership.organization)
-    except PriceBook.DoesNotExist:
-        return render(request, "billing/estimate.html", {"no_price_book": True})
-    return render(request, "billing/estimate.html", {"estimate": estimate, "priced": estimate.priced})
+    membership = request.membership
+    organization = membership.organization
+    statements = with_statuses(restrict(Statement, membership), organization).order_by("-month")
+    standing = ledger.standing(organization)
+    profile = BillingProfile.objects.filter(organization=organization).first()
+    return tabbed(
+        request,
+        "billing/overview.html",
+        "overview",
+        standing=standing,
+        owed=max(-standing.balance, 0),
+        estimate=current_estimate(organization),
+        statements=statements[:LATEST],
+        transactions=member_transactions(membership).order_by("-occurred_on", "-id")[:LATEST],
+        bill_to=bill_to_lines(organization, profile),
+        has_profile=profile is not None,
+    )
 
 
-def estimate(request, **kwargs):  # placeholder, replaced by the real view
-    from django.http import HttpResponse
-
-    return HttpResponse("not yet")
-
-
-def statements(request, **kwargs):  # placeholder, replaced by the real view
-    from django.http import HttpResponse
-
-    return HttpResponse("not yet")
+@member_required("billing")
+def estimate(request):
+    """The month-to-date bill estimate ("Bill estimate preview")."""
+    found = current_estimate(request.membership.organization)
+    if found is None:
+        return tabbed(request, "billing/estimate.html", "estimate", no_price_book=True)
+    return tabbed(request, "billing/estimate.html", "estimate", estimate=found, priced=found.priced)
 
 
-def statements_csv(request, **kwargs):  # placeholder, replaced by the real view
-    from django.http import HttpResponse
-
-    return HttpResponse("not yet")
+# Invoices -----------------------------------------------------------------------------------------
 
 
-def invoice(request, **kwargs):  # placeholder, replaced by the real view
-    from django.http import HttpResponse
-
-    return HttpResponse("not yet")
-
-
-def invoice_pdf(request, **kwargs):  # placeholder, replaced by the real view
-    from django.http import HttpResponse
-
-    return HttpResponse("not yet")
-
-
-def transactions(request, **kwargs):  # placeholder, replaced by the real view
-    from django.http import HttpResponse
-
-    return HttpResponse("not yet")
-
-
-def transactions_csv(request, **kwargs):  # placeholder, replaced by the real view
-    from django.http import HttpResponse
-
-    return HttpResponse("not yet")
-
-
-def record_payment(request, **kwargs):  # placeholder, replaced by the real view
-    from django.http import HttpResponse
-
-    return HttpResponse("not yet")
+def statements_changelist(request) -> Changelist:
+    membership = request.membership
+    return Changelist(
+        request,
+        with_statuses(restrict(Statement, membership), membership.organization),
+        columns=[
+            Column("Invoice", "number"),
+            Column("Billing period", "month"),
+            Column("Issue date", "issued_at"),
+            Column("Due date", "due_date"),
+            Column("Amount", "total"),
+            Column("Status", "status"),
+            Column(""),
+        ],
+        row_template="billing/rows/statement.html",
+        search_fields=("number",),
+        search_placeholder="Invoice number",
+        filters=[Filter("status", "Status", "status", list(STATUS_LABELS.items()))],
+        date_field="issued_at",
+        default_ordering=("-month",),
+        empty_title="No invoices yet",
+        empty_text="An invoice (statement) is issued on the 1st of each month for the month before, "
+        "and deducted from the balance on the 6th.",
+    )
 
 
-def record_correction(request, **kwargs):  # placeholder, replaced by the real view
-    from django.http import HttpResponse
+@member_required("billing")
+def statements(request):
+    return tabbed(request, "billing/statements.html", "statements", changelist=statements_changelist(request))
 
-    return HttpResponse("not yet")
+
+@member_required("billing")
+def statements_csv(request):
+    rows = (
+        [
+            statement.number,
+            statement.month.isoformat(),
+            statement.period_end.isoformat(),
+            statement.issued_at.date().isoformat(),
+            statement.due_date.isoformat(),
+            statement.currency,
+            statement.usage_total,
+            statement.adjustments_total,
+            statement.total,
+            statement.status,
+        ]
+        for statement in statements_changelist(request).queryset
+    )
+    header = ["invoice_number", "period_start", "period_end", "issue_date", "due_date", "currency"]
+    header += ["usage_total", "adjustments_total", "total", "status"]
+    return csv_download(f"{request.membership.organization.slug}-invoices.csv", header, rows)
 
 
-def billing_details(request, **kwargs):  # placeholder, replaced by the real view
-    from django.http import HttpResponse
+def invoice_for(request, number: str) -> dict:
+    """The statement `number` of the member's organization (404 otherwise), its billing details and status."""
+    lines = Statement.objects.select_related("organization").prefetch_related("lines")
+    statement = get_for_member(request.membership, lines, number=number)
+    profile = BillingProfile.objects.filter(organization=statement.organization).first()
+    status = ledger.statement_statuses(statement.organization).get(statement.pk, "pending")
+    return {"statement": statement, "profile": profile, "status": status, "status_label": STATUS_LABELS[status]}
 
-    return HttpResponse("not yet")
+
+@member_required("billing")
+def invoice(request, number):
+    context = invoice_for(request, number)
+    context["bill_to"] = context["statement"].billed_to(context["profile"])
+    return render(request, "billing/invoice.html", context)
+
+
+@member_required("billing")
+def invoice_pdf(request, number):
+    context = invoice_for(request, number)
+    statement = context["statement"]
+    content = invoice_pdf_bytes(statement, context["profile"], status_label=context["status_label"])
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{statement.number}.pdf"'
+    return response
+
+
+# Transactions -------------------------------------------------------------------------------------
+
+
+def transactions_changelist(request) -> Changelist:
+    return Changelist(
+        request,
+        member_transactions(request.membership),
+        columns=[
+            Column("Date", "occurred_on"),
+            Column("Kind", "kind"),
+            Column("Details"),
+            Column("Amount", "amount"),
+            Column("Recorded by", "recorded_by__email"),
+        ],
+        row_template="billing/rows/transaction.html",
+        search_fields=("reference", "reason", "statement__number"),
+        search_placeholder="Search reference, reason, invoice",
+        filters=[Filter("kind", "Kind", "kind", Transaction.Kind.choices)],
+        date_field="occurred_on",
+        default_ordering=("-occurred_on", "-id"),
+        empty_title="No transactions yet",
+        empty_text="Payments, statement deductions, refunds and adjustments appear here as they are recorded.",
+        per_page=50,
+    )
+
+
+@member_required("billing")
+def transactions(request):
+    return tabbed(request, "billing/transactions.html", "transactions", changelist=transactions_changelist(request))
+
+
+@member_required("billing")
+def transactions_csv(request):
+    rows = (
+        [
+            entry.occurred_on.isoformat(),
+            entry.kind,
+            entry.amount,
+            entry.currency,
+            entry.method,
+            inert(entry.reference),
+            inert(entry.reason),
+            entry.statement.number if entry.statement else "",
+            inert(entry.recorded_by.email) if entry.recorded_by else "",
+        ]
+        for entry in transactions_changelist(request).queryset.iterator(chunk_size=500)
+    )
+    header = ["date", "kind", "amount", "currency", "method", "reference", "reason", "invoice_number", "recorded_by"]
+    return csv_download(f"{request.membership.organization.slug}-transactions.csv", header, rows)
+
+
+# Payments and corrections -------------------------------------------------------------------------
+
+
+def balance_intro(organization, payment: bool = False) -> str:
+    """The current balance for a form's intro; for a payment, what brings it back to zero."""
+    current = ledger.standing(organization)
+    text = f"Current balance: {money(current.balance)} ({current.label.lower()})."
+    if not payment:
+        return text
+    if current.balance >= 0:
+        return f"{text} A payment adds to the balance."
+    lifts = " and lifts the suspension at once" if current.status == ledger.SUSPENDED else ""
+    return f"{text} A payment of at least {money(-current.balance)} brings it back to zero{lifts}."
+
+
+def after_entry(organization, was_suspended: bool) -> str:
+    """What the new entry did: the new balance, and whether the suspension was lifted or still holds."""
+    organization.refresh_from_db(fields=["suspended_at", "suspended_reason"])
+    current = ledger.standing(organization)
+    text = f"The balance is now {money(current.balance)}."
+    if was_suspended and not organization.is_suspended:
+        return f"{text} The suspension is lifted: tokens can be issued again."
+    if organization.is_suspended:
+        return f"{text} The organization stays suspended until the balance is back to zero or more."
+    if current.status == ledger.ARREARS:
+        return f"{text} It is still negative: the organization will be suspended on {current.suspend_on:%Y-%m-%d}."
+    return text
+
+
+@member_required("billing", "manage")
+def record_payment(request):
+    organization = request.membership.organization
+    form = PaymentForm(form_data(request))
+    if request.method == "POST" and form.is_valid():
+        data, was_suspended = form.cleaned_data, organization.is_suspended
+        try:
+            ledger.record_payment(request.user, organization, request=request, **data)
+        except RuleViolation as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request, f"Payment of {money(data['amount'])} recorded. {after_entry(organization, was_suspended)}"
+            )
+            return redirect("billing:overview")
+    return form_page(
+        request,
+        form,
+        title="Record a payment",
+        submit_label="Record payment",
+        cancel_url=reverse("billing:overview"),
+        intro=balance_intro(organization, payment=True),
+        parent=BILLING_SECTION,
+    )
+
+
+@member_required("billing", "manage")
+def record_correction(request):
+    organization = request.membership.organization
+    form = CorrectionForm(form_data(request))
+    if request.method == "POST" and form.is_valid():
+        data, was_suspended = form.cleaned_data, organization.is_suspended
+        try:
+            ledger.record_correction(request.user, organization, request=request, **data)
+        except RuleViolation as error:
+            form.add_error(None, str(error))
+        else:
+            recorded = f"{data['correction'].capitalize()} of {money(data['amount'])} recorded."
+            messages.success(request, f"{recorded} {after_entry(organization, was_suspended)}")
+            return redirect("billing:transactions")
+    return form_page(
+        request,
+        form,
+        title="Record a refund or adjustment",
+        submit_label="Record entry",
+        cancel_url=reverse("billing:transactions"),
+        intro=f"{balance_intro(organization)} Ledger entries are never edited or deleted: "
+        "a mistake is corrected by a new entry.",
+        parent=BILLING_SECTION,
+    )
+
+
+# Billing details ----------------------------------------------------------------------------------
+
+
+@member_required("billing", "manage")
+def billing_details(request):
+    organization = request.membership.organization
+    profile = BillingProfile.objects.filter(organization=organization).first()
+    form = BillingProfileForm(form_data(request), instance=profile or BillingProfile(organization=organization))
+    if request.method == "POST" and form.is_valid():
+        if form.has_changed():
+            save_billing_details(request, form.cleaned_data, form.changed_data)
+            messages.success(
+                request,
+                "Billing details saved. Invoices issued from now on show them; "
+                "issued invoices keep the details they were issued with.",
+            )
+        else:
+            messages.info(request, "Nothing changed.")
+        return redirect("billing:details")
+    preview = bill_to_lines(organization, profile)
+    return tabbed(request, "billing/details.html", "details", form=form, preview=preview)

@@ -1,15 +1,23 @@
 from django.urls import reverse
 
+from accounts.notifications import unread_count
 from accounts.permissions import MODULES
 
 from .navigation import visible_items
 
 
 def console_shell(request):
-    """What the base layout needs: navigation for the current role and the organization switcher."""
+    """What the base layout needs: navigation for the current role, the organization switcher and the
+    bell's unread count."""
     membership = getattr(request, "membership", None)
     if membership is None:
-        return {"nav_items": [], "current_membership": None, "switchable_memberships": [], "member_can": {}}
+        return {
+            "nav_items": [],
+            "current_membership": None,
+            "switchable_memberships": [],
+            "member_can": {},
+            "unread_notifications": 0,
+        }
     path = request.path
     nav = [
         {"label": item.label, "url": reverse(item.url_name), "current": path.startswith(item.section)}
@@ -25,4 +33,5 @@ def console_shell(request):
         "current_membership": membership,
         "switchable_memberships": others,
         "member_can": member_can,
+        "unread_notifications": unread_count(request.user, membership.organization_id),
     }

@@ -26,6 +26,10 @@ def overview(request):
         from usage.views import overview_card  # usage builds on console, not the other way round
 
         context["usage_card"] = overview_card(membership)
+    if membership.can("billing"):
+        from billing.views import overview_card as billing_card
+
+        context["billing_card"] = billing_card(organization)
     return render(request, "console/overview.html", context)
 
 

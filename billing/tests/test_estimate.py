@@ -1,6 +1,7 @@
 from datetime import date
 from decimal import Decimal
 
+from django.urls import reverse
 from django.utils import timezone
 
 from billing.estimate import month_seconds, month_to_date
@@ -43,7 +44,7 @@ def test_another_organizations_usage_is_not_billed_here(acme, globex):
 
 def test_the_billing_page_shows_the_estimate_to_finance(acme, client_for):
     add_usage(acme.projects[0], timezone.now().date().replace(day=1), video_2k=1_000 * 60, audio=10_000 * 60)
-    page = client_for(acme.users["finance"]).get("/billing/")
+    page = client_for(acme.users["finance"]).get(reverse("billing:estimate"))
     assert page.status_code == 200
     html = page.content.decode()
     assert "Bill estimate" in html and "USD 15.99" in html
@@ -55,5 +56,5 @@ def test_engineers_cannot_open_billing(acme, client_for):
 
 def test_without_a_price_book_the_page_says_so(acme, client_for):
     PriceBook.objects.all().delete()
-    page = client_for(acme.users["finance"]).get("/billing/")
+    page = client_for(acme.users["finance"]).get(reverse("billing:estimate"))
     assert page.status_code == 200 and "No price book in force" in page.content.decode()

@@ -33,6 +33,7 @@ def skip_or_fail(reason: str) -> None:
 def _fast_and_isolated_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.USAGE_SANDBOX = True
+    settings.API_RATE_LIMIT_PER_SECOND = 0  # tests of the limit turn it on
     settings.STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -11,10 +11,15 @@ def current_membership(request) -> Membership | None:
     if not request.user.is_authenticated:
         return None
     chosen = request.session.get(SESSION_KEY)
-    membership = cached(ACCESS, f"{request.user.pk}:{chosen}", lambda: _load(request.user.pk, chosen))
+    membership = membership_for(request.user.pk, chosen)
     if membership is not None and membership.organization_id != chosen:
         request.session[SESSION_KEY] = membership.organization_id
     return membership
+
+
+def membership_for(user_id: int, organization_id) -> Membership | None:
+    """The user's membership in the organization (or their first one), from the cache."""
+    return cached(ACCESS, f"{user_id}:{organization_id}", lambda: _load(user_id, organization_id))
 
 
 def _load(user_id: int, chosen) -> Membership | None:

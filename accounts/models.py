@@ -268,3 +268,28 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ApiCredential(models.Model):
+    """A Customer ID / Customer Secret pair for the RESTful APIs (HTTP Basic). It acts for the member who
+    created it, with that member's role: removing the member or lowering the role narrows it at once.
+    Only a keyed hash of the secret is stored (see accounts.api_credentials); the secret is shown once."""
+
+    organization_path = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_credentials")
+    membership = models.ForeignKey(
+        "Membership", on_delete=models.CASCADE, related_name="api_credentials", help_text="Acts with this role."
+    )
+    customer_id = models.CharField(max_length=32, unique=True)
+    secret_hash = models.CharField(max_length=64, help_text="HMAC-SHA256 of the secret with a server key.")
+    name = models.CharField(max_length=60, blank=True, help_text="What the pair is for, e.g. a script's name.")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    use_count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.customer_id

@@ -12,6 +12,7 @@ urlpatterns = [
     path("usage/", include("usage.urls")),
     path("billing/", include("billing.urls")),
     path("api/", include("console.api_urls")),
+    path("dev/", include("console.agora_urls")),  # Agora's Console RESTful API paths
     path("sandbox/", include("usage.sandbox_urls")),
     path("admin/", admin.site.urls),
 ]

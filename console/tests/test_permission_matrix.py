@@ -84,10 +84,10 @@ EXPECTATIONS: dict[str, Expect] = {
     "projects:certificate_operation": Expect(allowed=CERTIFICATE_MANAGERS, object_url=True),
     "tokens:temp_token": Expect(allowed=frozenset({"admin", "engineer"}), object_url=True),
     "tokens:inspector": Expect(allowed=PROJECT_VIEWERS),
-    # The native API: anonymous callers get 403 with {"message": ...}; issuing tokens is POST.
-    "api_tokens": Expect(ok=405, allowed=TOKEN_ISSUERS, anonymous=403, outsider=405),
-    "api_community_rtc_token": Expect(allowed=TOKEN_ISSUERS, anonymous=403, object_url=True),
-    "api_community_rtm_token": Expect(allowed=TOKEN_ISSUERS, anonymous=403, object_url=True),
+    # The native API: anonymous callers get 401 with {"message": ...}; issuing tokens is POST.
+    "api_tokens": Expect(ok=405, allowed=TOKEN_ISSUERS, anonymous=401, outsider=405),
+    "api_community_rtc_token": Expect(allowed=TOKEN_ISSUERS, anonymous=401, object_url=True),
+    "api_community_rtm_token": Expect(allowed=TOKEN_ISSUERS, anonymous=401, object_url=True),
     # The sandbox upstream takes HTTP Basic credentials of a sandbox upstream, never a session.
     "sandbox_projects": Expect(ok=401, denied=401, anonymous=401, outsider=401),
     "sandbox_usage": Expect(ok=401, denied=401, anonymous=401, outsider=401),

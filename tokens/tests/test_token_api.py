@@ -293,12 +293,12 @@ def test_another_organizations_project_is_404(api, globex):
         message_of(response)
 
 
-def test_anonymous_is_403_with_a_message(client, project):
+def test_anonymous_is_401_with_a_message_and_the_scheme_to_use(client, project):
     response = post(client, project.project_id, {"type": "rtc", "channel": "demo"})
-    assert response.status_code == 403
+    assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Basic ")
     message_of(response)
     response = client.get(rtc_url(project.project_id, "demo", "publisher", "uid", 1))
-    assert response.status_code == 403
+    assert response.status_code == 401
     message_of(response)
 
 

@@ -1,0 +1,157 @@
+"""API credentials: Customer ID / Customer Secret pairs for the RESTful APIs.
+
+- The secret is generated here, shown once, and stored only as a keyed hash (HMAC-SHA256 with a key
+  derived from SECRET_KEY). Every API call checks it, so a fast keyed hash, compared in constant time,
+  rather than a slow password hash: the secret has 256 bits of entropy, nothing to brute-force.
+  Changing SECRET_KEY invalidates every pair.
+- A pair acts for the member who created it, with that member's role (one permission mechanism).
+- The check reads the pair and the membership from the cache (generation "access"), so a call costs no
+  query; creating or deleting a pair, and any change to memberships and roles, retire the cached copies.
+- Uses are counted in the cache and written to the database at most once a minute per pair.
+"""
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from console.cache import bump, cached
+
+from . import audit
+from .backends import CachedModelBackend
+from .middleware import ACCESS, membership_for
+from .models import ApiCredential, Membership, Organization
+from .services import RuleViolation
+
+audit.register_actions(
+    {
+        "api_credential.created": "API credential created",
+        "api_credential.deleted": "API credential deleted",
+        "api.auth_failed": "API authentication failed",
+    }
+)
+
+MAX_ACTIVE = 10
+USE_FLUSH_SECONDS = 60
+FAILURE_LOG_SECONDS = 60  # at most one audit entry per caller and Customer ID per minute
+
+
+def hash_secret(secret: str) -> str:
+    return salted_hmac("console.api_credentials", secret, algorithm="sha256").hexdigest()
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    credential: ApiCredential
+    secret: str  # shown once; never stored
+
+
+@transaction.atomic
+def create_credential(actor: Membership, name: str = "", *, request=None) -> NewCredential:
+    organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
+    if ApiCredential.objects.filter(organization=organization).count() >= MAX_ACTIVE:
+        raise RuleViolation(f"An organization can have {MAX_ACTIVE} API credentials: delete one you no longer use.")
+    secret = secrets.token_urlsafe(32)  # 43 characters, 256 bits
+    credential = ApiCredential.objects.create(
+        organization=organization,
+        membership=actor,
+        customer_id=secrets.token_hex(16),
+        secret_hash=hash_secret(secret),
+        name=name.strip(),
+    )
+    audit.record(
+        "api_credential.created",
+        request=request,
+        actor=actor.user,
+        organization=organization,
+        target=credential.customer_id,
+    )
+    transaction.on_commit(lambda: bump(ACCESS))
+    return NewCredential(credential, secret)
+
+
+@transaction.atomic
+def delete_credential(actor: Membership, credential: ApiCredential, *, request=None) -> None:
+    customer_id = credential.customer_id
+    deleted, _ = ApiCredential.objects.filter(pk=credential.pk, organization=actor.organization_id).delete()
+    if deleted:
+        audit.record(
+            "api_credential.deleted",
+            request=request,
+            actor=actor.user,
+            organization=actor.organization,
+            target=customer_id,
+        )
+    transaction.on_commit(lambda: bump(ACCESS))
+
+
+# The check on every API call ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pair:
+    pk: int
+    secret_hash: str
+    user_id: int
+    organization_id: int
+
+
+def _load_pair(customer_id: str) -> _Pair | None:
+    row = (
+        ApiCredential.objects.filter(customer_id=customer_id)
+        .values_list("pk", "secret_hash", "membership__user_id", "organization_id")
+        .first()
+    )
+    return _Pair(*row) if row else None
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: object
+    membership: Membership
+    credential_id: int
+
+
+def verify(customer_id: str, secret: str) -> Caller | None:
+    """Who a pair acts for, or None when the pair is unknown, the secret wrong or the member gone or inactive."""
+    pair = cached(ACCESS, f"api-pair:{customer_id}", lambda: _load_pair(customer_id))
+    if pair is None or not hmac.compare_digest(pair.secret_hash, hash_secret(secret)):
+        return None
+    user = CachedModelBackend().get_user(pair.user_id)  # None for a deactivated user
+    membership = membership_for(pair.user_id, pair.organization_id)
+    if user is None or membership is None or membership.organization_id != pair.organization_id:
+        return None
+    return Caller(user, membership, pair.pk)
+
+
+def note_use(credential_id: int) -> None:
+    """Count one use; write the count and the time to the database at most once a minute."""
+    key = f"api-pair-uses:{credential_id}"
+    cache.add(key, 0, timeout=None)
+    try:
+        cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=None)
+    if not cache.add(f"api-pair-flushed:{credential_id}", 1, timeout=USE_FLUSH_SECONDS):
+        return
+    uses = cache.get(key) or 0
+    if uses:
+        cache.decr(key, uses)  # uses counted meanwhile stay for the next flush
+        ApiCredential.objects.filter(pk=credential_id).update(
+            use_count=F("use_count") + uses, last_used_at=timezone.now()
+        )
+
+
+def record_failure(customer_id: str, reason: str, request=None) -> None:
+    """Audit a failed authentication, at most once a minute per caller address and Customer ID."""
+    address = audit.client_ip(request) or "unknown"
+    if not cache.add(f"api-auth-failed:{address}:{customer_id[:64]}", 1, timeout=FAILURE_LOG_SECONDS):
+        return
+    pair = cached(ACCESS, f"api-pair:{customer_id}", lambda: _load_pair(customer_id)) if customer_id else None
+    organization = Organization.objects.filter(pk=pair.organization_id).first() if pair else None
+    audit.record("api.auth_failed", request=request, organization=organization, target=customer_id[:64], reason=reason)

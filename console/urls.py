@@ -5,6 +5,7 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
     path("overview/", views.overview, name="overview"),
     path("", include("accounts.urls")),
     path("", include("tokens.urls")),

@@ -1,6 +1,17 @@
+from django.db import connection
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
 
 from accounts.access import member_required, restrict
+
+
+@require_GET
+def healthz(request):
+    """For load balancers and probes: 200 when the app answers and its database does; no sign-in."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
 
 
 def home(request):

@@ -85,3 +85,9 @@ def test_a_callers_request_id_is_kept_when_it_looks_like_one(client):
     assert client.get("/accounts/login/", HTTP_X_REQUEST_ID="trace-42.a:b")["X-Request-ID"] == "trace-42.a:b"
     forged = client.get("/accounts/login/", HTTP_X_REQUEST_ID="bad id\nSet-Cookie: x")["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", forged)
+
+
+def test_the_health_endpoint_answers_without_sign_in(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert client.post("/healthz").status_code == 405

@@ -43,6 +43,7 @@ PUBLIC = Expect(anonymous=200, outsider=None)
 
 EXPECTATIONS: dict[str, Expect] = {
     "home": Expect(ok=302),
+    "healthz": PUBLIC,
     "overview": Expect(),
     # Sign-in and passwords: open to everyone; signed-in users are sent on from login and sign-up.
     "login": Expect(ok=302, anonymous=200),

@@ -11,6 +11,7 @@
 """
 
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ audit.register_actions(
 MAX_ACTIVE = 10
 USE_FLUSH_SECONDS = 60
 FAILURE_LOG_SECONDS = 60  # at most one audit entry per caller and Customer ID per minute
+CUSTOMER_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def hash_secret(secret: str) -> str:
@@ -117,8 +119,16 @@ class Caller:
     credential_id: int
 
 
+def is_customer_id(value: str) -> bool:
+    """32 lowercase hex characters, the only form create_credential makes. Anything else is refused before
+    any lookup, so a caller's arbitrary text never becomes a cache key (length, spaces, control characters)."""
+    return CUSTOMER_ID.fullmatch(value) is not None
+
+
 def verify(customer_id: str, secret: str) -> Caller | None:
     """Who a pair acts for, or None when the pair is unknown, the secret wrong or the member gone or inactive."""
+    if not is_customer_id(customer_id):
+        return None
     pair = cached(ACCESS, f"api-pair:{customer_id}", lambda: _load_pair(customer_id))
     if pair is None or not hmac.compare_digest(pair.secret_hash, hash_secret(secret)):
         return None
@@ -150,8 +160,12 @@ def note_use(credential_id: int) -> None:
 def record_failure(customer_id: str, reason: str, request=None) -> None:
     """Audit a failed authentication, at most once a minute per caller address and Customer ID."""
     address = audit.client_ip(request) or "unknown"
-    if not cache.add(f"api-auth-failed:{address}:{customer_id[:64]}", 1, timeout=FAILURE_LOG_SECONDS):
+    well_formed = is_customer_id(customer_id)
+    # Malformed ids share one key per caller: random junk cannot flood the log, nor the cache with keys.
+    if not cache.add(
+        f"api-auth-failed:{address}:{customer_id if well_formed else '-'}", 1, timeout=FAILURE_LOG_SECONDS
+    ):
         return
-    pair = cached(ACCESS, f"api-pair:{customer_id}", lambda: _load_pair(customer_id)) if customer_id else None
+    pair = cached(ACCESS, f"api-pair:{customer_id}", lambda: _load_pair(customer_id)) if well_formed else None
     organization = Organization.objects.filter(pk=pair.organization_id).first() if pair else None
     audit.record("api.auth_failed", request=request, organization=organization, target=customer_id[:64], reason=reason)

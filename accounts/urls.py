@@ -1,9 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console.views import coming_soon
-
-from . import notification_views, views
+from . import api_credential_views, notification_views, views
 
 urlpatterns = [
     # Sign-in and passwords: Django's auth views with the console's templates.
@@ -59,10 +57,7 @@ urlpatterns = [
     path("notifications/<int:pk>/open/", notification_views.open_notification, name="open_notification"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_log_csv, name="audit_log_csv"),
-    # API credentials arrive with the REST API.
-    path(
-        "api-credentials/",
-        coming_soon("api_credentials", "API credentials", "Customer ID and Customer Secret pairs for the RESTful API."),
-        name="api_credentials",
-    ),
+    # API credentials (Customer ID / Customer Secret) for the RESTful API
+    path("api-credentials/", api_credential_views.credential_list, name="api_credentials"),
+    path("api-credentials/<int:pk>/delete/", api_credential_views.delete_credential, name="delete_api_credential"),
 ]

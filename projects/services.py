@@ -9,6 +9,8 @@ looked at it. When someone else changed the certificates since, the operation is
 applied to a state the person has not seen. Pass None only from callers that act on current state (APIs).
 """
 
+import ipaddress
+
 from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.db import transaction
@@ -373,4 +375,43 @@ def require_tokens(actor: Membership, project: Project, *, expected_version=None
     project.mechanism = Project.Mechanism.SECURED
     project.save(update_fields=["mechanism"])
     _finish_certificate_change(project, "project.token_only", request, notify=True)
+    return project
+
+
+# Recording server (REST `recording_config`) -------------------------------------------------------
+
+audit.register_actions({"project.recording_server": "Recording server changed"})
+
+
+@transaction.atomic
+def set_recording_server(actor: Membership, project: Project, address: str | None, *, request=None) -> Project:
+    """Set where on-premise recording reaches the project: "ip:port" (IPv4, or IPv6 in brackets; port
+    1-65535), stored in canonical form; None clears it."""
+    if address is not None:
+        host, colon, port = address.strip().rpartition(":")
+        bracketed = host.startswith("[") and host.endswith("]")
+        try:
+            if not colon or not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError
+            ip = ipaddress.ip_address(host[1:-1] if bracketed else host)
+            if "%" in host or bracketed != (ip.version == 6):
+                raise ValueError  # no zone ids; brackets exactly around IPv6 addresses
+        except ValueError:
+            raise RuleViolation(
+                f"{address!r} is not an address and port: give ip:port, such as 203.0.113.7:8080 "
+                "or [2001:db8::7]:8080 (port 1-65535)."
+            ) from None
+        address = f"[{ip.compressed}]:{int(port)}" if bracketed else f"{ip.compressed}:{int(port)}"
+    project = _locked(project)
+    if project.recording_server != address:
+        old, project.recording_server = project.recording_server, address
+        _touch(project, "recording_server")
+        audit.record(
+            "project.recording_server",
+            request=request,
+            organization=project.organization,
+            target=project.name,
+            old=old,
+            new=address,
+        )
     return project

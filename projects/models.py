@@ -88,6 +88,10 @@ class Project(models.Model):
     # on a stale page (someone rotated meanwhile) is refused instead of acting on the new state.
     certificates_version = models.PositiveIntegerField(default=0)
     last_rotation_at = models.DateTimeField(null=True, blank=True)
+    # Where Agora's on-premise recording reaches the project ("ip:port"), set through the RESTful API
+    # (`POST /dev/v1/recording_config`); checked by services.set_recording_server. Null, not "", when
+    # unset: Agora's project object says `"recording_server": null`.
+    recording_server = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     # Roles whose data scope is "selected projects" and that include this project.
     roles = models.ManyToManyField(Role, blank=True, related_name="projects")
     created_at = models.DateTimeField(default=timezone.now)

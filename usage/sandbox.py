@@ -3,6 +3,8 @@ projects with synthetic usage, over real HTTP. On only when USAGE_SANDBOX is tru
 
 It authenticates like the real API (HTTP Basic with a Customer ID and Secret: here, those of an
 organization's sandbox upstream) and validates parameters the same way (400 with {"message": ...}).
+Its shapes and checks are the ones the console's own Agora-compatible API uses: the project object from
+projects/serializers.py, the usage question and answer from usage/serializers.py.
 USAGE_SANDBOX_FAULTS (tests only) makes it misbehave: errors, 429 with Retry-After, slow or malformed answers.
 """
 
@@ -10,29 +12,18 @@ import base64
 import binascii
 import hmac
 import random
-import re
 import time
-from datetime import date, timedelta
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from projects.converters import ProjectIdConverter
 from projects.models import Project
+from projects.serializers import agora_projects
 
-from .models import BUSINESSES, Upstream
-from .synthetic import TIER_SHARES, usage_for_day
-
-MAX_SPAN = timedelta(days=366)
-META = {
-    "durationAudioAll": {"en": "Total Audio Duration", "unit": "second"},
-    "durationVideoHd": {"en": "Total HD Video Duration", "unit": "second"},
-    "durationVideo1080P": {"en": "Total Full HD Video Duration", "unit": "second"},
-    "durationVideo2K": {"en": "Total 2K Video Duration", "unit": "second"},
-    "durationVideo4K": {"en": "Total 2K+ Video Duration", "unit": "second"},
-    "durationVideoHdp": {"en": "Total HD+ Video Duration", "unit": "second"},
-}
+from .models import Upstream
+from .serializers import QueryError, parse_query, usage_answer
+from .synthetic import usage_for_day
 
 
 def _message(text: str, status: int) -> JsonResponse:
@@ -85,60 +76,22 @@ def sandbox_endpoint(view):
     return wrapped
 
 
-def _project_json(project: Project) -> dict:
-    primary = project.primary
-    return {
-        "id": project.project_id,
-        "name": project.name,
-        "vendor_key": project.app_id,
-        "sign_key": primary.value if primary and primary.enabled else "",
-        "recording_server": None,
-        "status": 1 if project.enabled else 0,
-        "created": int(project.created_at.timestamp()),
-    }
-
-
 @sandbox_endpoint
 def projects(request, upstream):
     rows = Project.objects.filter(organization=upstream.organization).prefetch_related("certificates")
-    return JsonResponse({"projects": [_project_json(project) for project in rows.order_by("created_at")]})
-
-
-def _parse_day(value: str | None, name: str) -> date:
-    # Exactly YYYY-MM-DD, as the real API takes: date.fromisoformat alone also reads 20240101 and 2024-W01-1.
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value or ""):
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a date in the form YYYY-MM-DD") from None
+    # The upstream account's own credentials: every project, its primary certificate shown, as Agora does.
+    listing = agora_projects(rows.order_by("created_at", "pk"), show_sign_key=True)
+    return JsonResponse({"projects": listing})
 
 
 @sandbox_endpoint
 def usage(request, upstream):
-    params = request.GET
-    project_id = params.get("project_id", "")
-    business = params.get("business", "default")
     try:
-        day_from = _parse_day(params.get("from_date"), "from_date")
-        day_to = _parse_day(params.get("to_date"), "to_date")
-    except ValueError as error:
-        return _message(str(error), 400)
-    if not project_id:
-        return _message("project_id is required", 400)
-    if not re.fullmatch(ProjectIdConverter.regex, project_id):
+        query = parse_query(request.GET)
+    except QueryError as error:
+        return _message(error.message, error.status)
+    if not Project.objects.filter(organization=upstream.organization, project_id=query.project_id).exists():
         return _message("project not exist", 404)
-    if business not in BUSINESSES:
-        return _message(f"business must be one of {', '.join(BUSINESSES)}", 400)
-    if day_from > day_to:
-        return _message("from_date must not be after to_date", 400)
-    if day_to - day_from >= MAX_SPAN:
-        return _message("The query spans more than one year", 400)
-    if not Project.objects.filter(organization=upstream.organization, project_id=project_id).exists():
-        return _message("project not exist", 404)
-    usages = []
-    day = day_from
-    while day <= day_to:
-        usages.append({"date": f"{day.isoformat()}T00:00:00.000Z", "usage": usage_for_day(project_id, day, business)})
-        day += timedelta(days=1)
-    return JsonResponse({"meta": {name: META[name] for name, _ in TIER_SHARES}, "usages": usages})
+    return JsonResponse(
+        usage_answer((day, usage_for_day(query.project_id, day, query.business)) for day in query.days())
+    )

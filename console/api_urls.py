@@ -1,13 +1,58 @@
-"""The native API under /api/v1/, its OpenAPI schema and its docs page."""
+"""The native API under /api/v1/, its OpenAPI schema and its docs page.
 
-from django.urls import path
+Paths are written out (no router) so that each URL name says what it is; every name starts with "api_".
+"""
+
+from django.http import JsonResponse
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework.permissions import AllowAny
 
-import projects.converters  # noqa: F401  (registers <project_id:...>)
+from accounts import api as accounts_api
+from billing import api as billing_api
+from projects import api as projects_api
+from projects.converters import ProjectIdConverter
 from tokens import api as tokens_api
+from usage import api as usage_api
+
+PROJECT = "v1/projects/<project_id:project_id>/"
+CERTIFICATES = f"{PROJECT}certificates/"
+
+
+@csrf_exempt  # changes nothing; a POST should get the same 404, not the CSRF page
+def no_such_endpoint(request, rest=""):
+    """Any other path under /api/ (a malformed project ID, say) answers as the API does, not with a page."""
+    return JsonResponse({"message": "No such API endpoint."}, status=404)
+
+
+projects = projects_api.ProjectViewSet
+certificates = projects_api.CertificateViewSet
 
 urlpatterns = [
+    # Projects
+    path("v1/projects/", projects.as_view({"get": "list", "post": "create"}), name="api_projects"),
+    path(PROJECT, projects.as_view({"get": "retrieve", "patch": "partial_update"}), name="api_project"),
+    *[
+        path(f"{PROJECT}{action}/", projects.as_view({"post": action}), name=f"api_project_{action}")
+        for action in ("enable", "disable", "archive", "unarchive")
+    ],
+    # App Certificates
+    path(CERTIFICATES, certificates.as_view({"get": "retrieve"}), name="api_certificates"),
+    re_path(
+        rf"^v1/projects/(?P<project_id>{ProjectIdConverter.regex})/certificates/reveal/(?P<slot>primary|secondary)/$",
+        certificates.as_view({"post": "reveal"}),
+        name="api_certificate_reveal",
+    ),
+    *[
+        path(
+            f"{CERTIFICATES}{operation}/",
+            certificates.as_view({"post": operation}),
+            name=f"api_certificate_{operation}",
+        )
+        for operation in projects_api.CERTIFICATE_OPERATIONS
+    ],
+    # Tokens
     path("v1/projects/<project_id:project_id>/tokens", tokens_api.TokenView.as_view(), name="api_tokens"),
     path(
         "v1/projects/<project_id:project_id>/rtc/<str:channel>/<str:role>/<str:id_type>/<str:user>/",
@@ -19,6 +64,23 @@ urlpatterns = [
         tokens_api.CommunityRtmTokenView.as_view(),
         name="api_community_rtm_token",
     ),
+    # Usage
+    path("v1/usage/daily/", usage_api.DailyUsageViewSet.as_view({"get": "list"}), name="api_usage_daily"),
+    path("v1/usage/summary/", usage_api.UsageSummaryViewSet.as_view({"get": "summary"}), name="api_usage_summary"),
+    # Billing
+    path("v1/statements/", billing_api.StatementViewSet.as_view({"get": "list"}), name="api_statements"),
+    re_path(  # invoice numbers only (INV-YYYYMM-####): nothing else reaches a query
+        r"^v1/statements/(?P<number>[A-Za-z0-9-]{1,20})/$",
+        billing_api.StatementViewSet.as_view({"get": "retrieve"}),
+        name="api_statement",
+    ),
+    path("v1/transactions/", billing_api.TransactionViewSet.as_view({"get": "list"}), name="api_transactions"),
+    # Members, roles, audit log
+    path("v1/members/", accounts_api.MemberViewSet.as_view({"get": "list"}), name="api_members"),
+    path("v1/members/<int:pk>/", accounts_api.MemberViewSet.as_view({"get": "retrieve"}), name="api_member"),
+    path("v1/roles/", accounts_api.RoleViewSet.as_view({"get": "list"}), name="api_roles"),
+    path("v1/roles/<int:pk>/", accounts_api.RoleViewSet.as_view({"get": "retrieve"}), name="api_role"),
+    path("v1/audit/", accounts_api.AuditViewSet.as_view({"get": "list"}), name="api_audit"),
     # The schema and its docs describe the API to anyone; every endpoint still checks its caller.
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api_schema"),
     path(
@@ -28,4 +90,5 @@ urlpatterns = [
         ),
         name="api_docs",
     ),
+    re_path(r"^(?P<rest>v1/[\s\S]*)", no_such_endpoint),  # last: what nothing above matched (newlines too)
 ]

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts.api_credentials import create_credential
 from accounts.models import Invitation, Membership, Notification, hash_token
 from accounts.services import create_role, invite
 from billing.models import PRICE_FIELDS, PriceBook, Statement, UsageAlert, invoice_number
@@ -24,6 +25,18 @@ PROJECT_EDITORS = frozenset({"admin", "engineer"})
 CERTIFICATE_MANAGERS = frozenset({"admin", "engineer"})
 TOKEN_ISSUERS = frozenset({"admin", "engineer"})
 BILLING = frozenset({"admin", "finance"})
+CERTIFICATE_OPERATION_NAMES = (
+    "enable_primary",
+    "enable_secondary",
+    "swap",
+    "disable_secondary",
+    "delete_secondary",
+    "reset_primary",
+    "require_tokens",
+)
+# Native API actions on a project: POST only.
+NATIVE_PROJECT_ACTIONS = [f"api_project_{action}" for action in ("enable", "disable", "archive", "unarchive")]
+NATIVE_PROJECT_ACTIONS += [f"api_certificate_{operation}" for operation in CERTIFICATE_OPERATION_NAMES]
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "audit_log": Expect(allowed=frozenset({"admin", "cs_maintenance"})),
     "audit_log_csv": Expect(allowed=frozenset({"admin", "cs_maintenance"})),
     "api_credentials": Expect(allowed=frozenset({"admin", "engineer"})),
+    "delete_api_credential": Expect(allowed=frozenset({"admin", "engineer"}), object_url=True),
     "projects:list": Expect(allowed=PROJECT_VIEWERS),
     "projects:create": Expect(allowed=PROJECT_EDITORS),
     "projects:detail": Expect(allowed=PROJECT_VIEWERS, object_url=True),
@@ -89,6 +103,33 @@ EXPECTATIONS: dict[str, Expect] = {
     "api_tokens": Expect(ok=405, allowed=TOKEN_ISSUERS, anonymous=401, outsider=405),
     "api_community_rtc_token": Expect(allowed=TOKEN_ISSUERS, anonymous=401, object_url=True),
     "api_community_rtm_token": Expect(allowed=TOKEN_ISSUERS, anonymous=401, object_url=True),
+    # The native API's other endpoints (every method and role: test_api_permission_matrix.py). A GET on a
+    # POST-only path is 405 for any signed-in caller.
+    "api_projects": Expect(allowed=PROJECT_VIEWERS, anonymous=401),
+    "api_project": Expect(allowed=PROJECT_VIEWERS, anonymous=401, object_url=True),
+    "api_certificates": Expect(allowed=CERTIFICATE_MANAGERS, anonymous=401, object_url=True),
+    **dict.fromkeys(
+        [*NATIVE_PROJECT_ACTIONS, "api_certificate_reveal"], Expect(ok=405, denied=405, anonymous=401, outsider=405)
+    ),
+    "api_usage_daily": Expect(anonymous=401),
+    "api_usage_summary": Expect(anonymous=401),
+    "api_statements": Expect(allowed=BILLING, anonymous=401),
+    "api_statement": Expect(allowed=BILLING, anonymous=401, object_url=True),
+    "api_transactions": Expect(allowed=BILLING, anonymous=401),
+    "api_members": Expect(allowed=ADMIN_ONLY, anonymous=401),
+    "api_member": Expect(allowed=ADMIN_ONLY, anonymous=401, object_url=True),
+    "api_roles": Expect(allowed=ADMIN_ONLY, anonymous=401),
+    "api_role": Expect(allowed=ADMIN_ONLY, anonymous=401, object_url=True),
+    "api_audit": Expect(allowed=frozenset({"admin", "cs_maintenance"}), anonymous=401),
+    # Agora's RESTful API paths (/dev/...): 401 for anonymous callers; GET without parameters is 400;
+    # a GET on a POST-only path is 405 for any signed-in caller.
+    "agora_projects": Expect(allowed=PROJECT_VIEWERS, anonymous=401),
+    "agora_project": Expect(ok=400, allowed=PROJECT_VIEWERS, anonymous=401),
+    **dict.fromkeys(
+        ["agora_project_status", "agora_recording_config", "agora_signkey", "agora_reset_signkey"],
+        Expect(ok=405, denied=405, anonymous=401, outsider=405),
+    ),
+    "agora_usage": Expect(ok=400, anonymous=401),
     # The sandbox upstream takes HTTP Basic credentials of a sandbox upstream, never a session.
     "sandbox_projects": Expect(ok=401, denied=401, anonymous=401, outsider=401),
     "sandbox_usage": Expect(ok=401, denied=401, anonymous=401, outsider=401),
@@ -191,6 +232,12 @@ def objects(acme):
             "user": "42",
         },
         "api_community_rtm_token": {"project_id": project_id, "user_id": "someone"},
+        **dict.fromkeys(["api_project", "api_certificates", *NATIVE_PROJECT_ACTIONS], {"project_id": project_id}),
+        "api_certificate_reveal": {"project_id": project_id, "slot": "primary"},
+        "api_statement": {"number": invoice_number(date(2026, 1, 1), 1)},  # made by billing_objects below
+        "api_member": {"pk": acme.membership("engineer").pk},
+        "api_role": {"pk": custom.pk},
+        "delete_api_credential": {"pk": create_credential(admin).credential.pk},
         "change_member_role": {"pk": acme.membership("engineer").pk},
         "remove_member": {"pk": acme.membership("engineer").pk},
         "resend_invitation": {"pk": invitation.pk},

@@ -1,0 +1,93 @@
+"""The native API for billing (read only): `/api/v1/statements/` (invoices, each with its lines at
+`/api/v1/statements/{number}/`) and `/api/v1/transactions/` (the ledger). Billing view, as the pages.
+A statement's status is the invoice pages' one: pending, paid or unpaid."""
+
+import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.response import Response
+
+from accounts.access import get_for_member, restrict
+from console.api import ModulePermissionMixin
+
+from .api_serializers import STATUSES, StatementDetailSerializer, StatementSerializer, TransactionSerializer
+from .models import BillingProfile, Statement, Transaction
+from .views import with_statuses
+
+TAG = "Billing"
+MONTH_FORMATS = ["%Y-%m", "%Y-%m-%d"]
+
+
+class StatementFilter(django_filters.FilterSet):
+    month_from = django_filters.DateFilter(
+        method="filter_month_from", input_formats=MONTH_FORMATS, help_text="First billed month, YYYY-MM."
+    )
+    month_to = django_filters.DateFilter(
+        method="filter_month_to", input_formats=MONTH_FORMATS, help_text="Last billed month, YYYY-MM, included."
+    )
+    status = django_filters.ChoiceFilter(choices=list(STATUSES.items()), method="filter_status")
+
+    class Meta:
+        model = Statement
+        fields = ["month_from", "month_to", "status"]
+
+    def filter_month_from(self, queryset, name, value):
+        return queryset.filter(month__gte=value.replace(day=1))
+
+    def filter_month_to(self, queryset, name, value):
+        return queryset.filter(month__lte=value.replace(day=1))
+
+    def filter_status(self, queryset, name, value):
+        return queryset.filter(status=value)  # annotated by with_statuses
+
+
+@extend_schema(tags=[TAG])
+@extend_schema_view(list=extend_schema(summary="Statements (invoices), newest month first"))
+class StatementViewSet(ModulePermissionMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Monthly statements (invoices), issued on the 1st for the month before. Needs billing "view"."""
+
+    module = "billing"
+    queryset = Statement.objects.none()
+    serializer_class = StatementSerializer
+    filterset_class = StatementFilter
+    ordering = ("-month",)  # one statement per organization and month
+    lookup_field = "number"
+
+    def get_queryset(self):
+        if self.is_schema_view:
+            return Statement.objects.none()
+        membership = self.membership
+        return with_statuses(restrict(Statement, membership), membership.organization)
+
+    @extend_schema(summary="A statement with its lines", responses=StatementDetailSerializer)
+    def retrieve(self, request, number):
+        statement = get_for_member(self.membership, self.get_queryset().prefetch_related("lines"), number=number)
+        profile = BillingProfile.objects.filter(organization_id=statement.organization_id).first()
+        return Response(StatementDetailSerializer(statement, context={"profile": profile}).data)
+
+
+class TransactionFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=Transaction.Kind.choices)
+    date_from = django_filters.DateFilter(field_name="occurred_on", lookup_expr="gte", help_text="First value date.")
+    date_to = django_filters.DateFilter(field_name="occurred_on", lookup_expr="lte", help_text="Last, included.")
+
+    class Meta:
+        model = Transaction
+        fields = ["kind", "date_from", "date_to"]
+
+
+@extend_schema(tags=[TAG])
+@extend_schema_view(list=extend_schema(summary="Ledger transactions, newest value date first"))
+class TransactionViewSet(ModulePermissionMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The ledger: payments, statement deductions, refunds and adjustments. Needs billing "view"."""
+
+    module = "billing"
+    queryset = Transaction.objects.none()
+    serializer_class = TransactionSerializer
+    filterset_class = TransactionFilter
+    ordering = ("-occurred_on", "-pk")
+
+    def get_queryset(self):
+        if self.is_schema_view:
+            return Transaction.objects.none()
+        return restrict(Transaction, self.membership).select_related("statement", "recorded_by")

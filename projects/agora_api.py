@@ -35,16 +35,20 @@ Decisions (where Agora's documentation leaves room, or the console keeps rules A
 - The secondary certificate is not reachable here (Agora ignores it); the native API covers it.
 """
 
+import hashlib
+
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import module_permission, restrict
+from accounts.access import module_permission, restrict, scope_ids
 from console.api import ErrorSerializer
+from console.cache import cached
 
 from . import services
+from .facts import PROJECTS
 from .models import Project
 from .serializers import AgoraProjectSerializer, agora_project, agora_projects
 from .services import RuleViolation
@@ -187,8 +191,20 @@ class ProjectsView(AgoraView):
         answer=ProjectsAnswer,
     )
     def get(self, request):
-        projects = self.visible().order_by("created_at", "pk")
-        return Response({"projects": agora_projects(projects, show_sign_key=self.show_sign_key())})
+        # Read from the cache, like the token API's facts: scripts poll this list, and any change to a
+        # project or certificate retires the cached copies (generation "projects"); the member's scope and
+        # certificate level are part of the key, so a role change gives a new entry at once.
+        membership, show_sign_key = request.membership, self.show_sign_key()
+        scope = "all"
+        if not membership.role.all_projects:
+            scope = hashlib.sha256(",".join(map(str, sorted(scope_ids(membership)))).encode()).hexdigest()
+        key = f"agora-projects:{membership.organization_id}:{scope}:{int(show_sign_key)}"
+
+        def answer():
+            projects = self.visible().order_by("created_at", "pk")
+            return agora_projects(projects, show_sign_key=show_sign_key)
+
+        return Response({"projects": cached(PROJECTS, key, answer)})
 
 
 class ProjectView(AgoraView):

@@ -13,6 +13,7 @@ from django.apps import apps as django_apps
 from django.conf import settings as django_settings
 from django.db import connection, connections
 
+from accounts.api_credentials import forget_recent_writes
 from accounts.models import Membership, Organization, User
 from accounts.services import create_organization, ensure_builtin_roles
 from projects import services as project_services
@@ -34,6 +35,7 @@ def _fast_and_isolated_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.USAGE_SANDBOX = True
     settings.API_RATE_LIMIT_PER_SECOND = 0  # tests of the limit turn it on
+    forget_recent_writes(pending_too=True)  # API credential use counts kept in this process
     settings.STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -7,12 +7,14 @@
 - A pair acts for the member who created it, with that member's role (one permission mechanism).
 - The check reads the pair and the membership from the cache (generation "access"), so a call costs no
   query; creating or deleting a pair, and any change to memberships and roles, retire the cached copies.
-- Uses are counted in the cache and written to the database at most once a minute per pair.
+- Uses are counted in each process and added to the database at most once a minute per pair.
 """
 
 import hmac
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -25,7 +27,7 @@ from console.cache import bump, cached
 
 from . import audit
 from .backends import CachedModelBackend
-from .middleware import ACCESS, membership_for
+from .middleware import ACCESS, load_membership
 from .models import ApiCredential, Membership, Organization
 from .services import RuleViolation
 
@@ -101,6 +103,7 @@ class _Pair:
     secret_hash: str
     user_id: int
     organization_id: int
+    membership: Membership | None  # the member it acts for, as the middleware loads members
 
 
 def _load_pair(customer_id: str) -> _Pair | None:
@@ -109,7 +112,12 @@ def _load_pair(customer_id: str) -> _Pair | None:
         .values_list("pk", "secret_hash", "membership__user_id", "organization_id")
         .first()
     )
-    return _Pair(*row) if row else None
+    if row is None:
+        return None
+    membership = load_membership(row[2], row[3])
+    if membership is not None and membership.organization_id != row[3]:
+        membership = None  # the member left that organization (their pairs went with the membership)
+    return _Pair(*row, membership)
 
 
 @dataclass(frozen=True)
@@ -125,36 +133,50 @@ def is_customer_id(value: str) -> bool:
     return CUSTOMER_ID.fullmatch(value) is not None
 
 
+def _pair(customer_id: str) -> _Pair | None:
+    # One cache entry for the pair and its membership, retired with every change to access ("access").
+    return cached(ACCESS, f"api-pair:{customer_id}", lambda: _load_pair(customer_id))
+
+
 def verify(customer_id: str, secret: str) -> Caller | None:
     """Who a pair acts for, or None when the pair is unknown, the secret wrong or the member gone or inactive."""
     if not is_customer_id(customer_id):
         return None
-    pair = cached(ACCESS, f"api-pair:{customer_id}", lambda: _load_pair(customer_id))
-    if pair is None or not hmac.compare_digest(pair.secret_hash, hash_secret(secret)):
+    pair = _pair(customer_id)
+    if pair is None or pair.membership is None or not hmac.compare_digest(pair.secret_hash, hash_secret(secret)):
         return None
     user = CachedModelBackend().get_user(pair.user_id)  # None for a deactivated user
-    membership = membership_for(pair.user_id, pair.organization_id)
-    if user is None or membership is None or membership.organization_id != pair.organization_id:
+    if user is None:
         return None
-    return Caller(user, membership, pair.pk)
+    return Caller(user, pair.membership, pair.pk)
+
+
+# Uses are counted in this process and added to the database at most once a minute per pair, so a call
+# costs no write and no cache round trip; each process adds only its own count, so the totals are exact
+# (a process that dies loses at most its last minute of counts).
+_uses: dict[int, int] = {}
+_written_at: dict[int, float] = {}
+_uses_lock = threading.Lock()
 
 
 def note_use(credential_id: int) -> None:
     """Count one use; write the count and the time to the database at most once a minute."""
-    key = f"api-pair-uses:{credential_id}"
-    cache.add(key, 0, timeout=None)
-    try:
-        cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=None)
-    if not cache.add(f"api-pair-flushed:{credential_id}", 1, timeout=USE_FLUSH_SECONDS):
-        return
-    uses = cache.get(key) or 0
-    if uses:
-        cache.decr(key, uses)  # uses counted meanwhile stay for the next flush
-        ApiCredential.objects.filter(pk=credential_id).update(
-            use_count=F("use_count") + uses, last_used_at=timezone.now()
-        )
+    now = time.monotonic()
+    with _uses_lock:
+        _uses[credential_id] = _uses.get(credential_id, 0) + 1
+        if now - _written_at.get(credential_id, -USE_FLUSH_SECONDS) < USE_FLUSH_SECONDS:
+            return
+        uses, _uses[credential_id], _written_at[credential_id] = _uses[credential_id], 0, now
+    ApiCredential.objects.filter(pk=credential_id).update(use_count=F("use_count") + uses, last_used_at=timezone.now())
+
+
+def forget_recent_writes(pending_too: bool = False) -> None:
+    """Let the next use of every pair write at once (tests: stands in for a minute passing; `pending_too`
+    also drops uses not written yet, for a test database whose ids start over)."""
+    with _uses_lock:
+        _written_at.clear()
+        if pending_too:
+            _uses.clear()
 
 
 def record_failure(customer_id: str, reason: str, request=None) -> None:
@@ -166,6 +188,6 @@ def record_failure(customer_id: str, reason: str, request=None) -> None:
         f"api-auth-failed:{address}:{customer_id if well_formed else '-'}", 1, timeout=FAILURE_LOG_SECONDS
     ):
         return
-    pair = cached(ACCESS, f"api-pair:{customer_id}", lambda: _load_pair(customer_id)) if well_formed else None
+    pair = _pair(customer_id) if well_formed else None
     organization = Organization.objects.filter(pk=pair.organization_id).first() if pair else None
     audit.record("api.auth_failed", request=request, organization=organization, target=customer_id[:64], reason=reason)

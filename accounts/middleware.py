@@ -19,10 +19,11 @@ def current_membership(request) -> Membership | None:
 
 def membership_for(user_id: int, organization_id) -> Membership | None:
     """The user's membership in the organization (or their first one), from the cache."""
-    return cached(ACCESS, f"{user_id}:{organization_id}", lambda: _load(user_id, organization_id))
+    return cached(ACCESS, f"{user_id}:{organization_id}", lambda: load_membership(user_id, organization_id))
 
 
-def _load(user_id: int, chosen) -> Membership | None:
+def load_membership(user_id: int, chosen) -> Membership | None:
+    """The user's membership in organization `chosen` (or their first one), with its role's project scope."""
     memberships = Membership.objects.filter(user_id=user_id).select_related("organization", "role")
     membership = (chosen and memberships.filter(organization_id=chosen).first()) or memberships.first()
     if membership is not None:

@@ -225,6 +225,8 @@ class ProjectView(AgoraView):
         name = request.query_params.get("name", "")
         if not project_id and not name:
             raise exceptions.ValidationError("Give the project's id or name (or both).")
+        if "\x00" in project_id + name:  # no project has one, and PostgreSQL refuses NUL in a query
+            raise exceptions.NotFound(NOT_FOUND)
         found = self.visible()
         if project_id:
             found = found.filter(project_id=project_id)

@@ -1,4 +1,4 @@
-"""GET /dev/v1/projects is served from the cache: every change shows at once."""
+"""GET /dev/v1/projects is served from the cache (every change shows at once); lookups never fail on odd input."""
 
 import base64
 
@@ -47,3 +47,10 @@ def test_the_callers_scope_and_level_are_part_of_the_answer(acme, client):
     assert set(seen) == {acme.projects[1].project_id} and len(everything) == 2
     assert seen[acme.projects[1].project_id]["sign_key"] == ""  # no certificates level
     assert everything[acme.projects[1].project_id]["sign_key"] != ""
+
+
+def test_a_nul_byte_in_the_lookup_is_not_found_rather_than_an_error(acme, client):
+    headers = basic(acme.membership("admin"))
+    for query in ("name=Acme%00", "id=abc%00def", f"id={acme.projects[0].project_id}&name=x%00"):
+        response = client.get(f"/dev/v1/project?{query}", **headers)
+        assert response.status_code == 404 and response.json() == {"message": "project not exist"}

@@ -23,7 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from console.cache import bump, cached
+from console.cache import cached
 
 from . import audit
 from .backends import CachedModelBackend
@@ -75,7 +75,6 @@ def create_credential(actor: Membership, name: str = "", *, request=None) -> New
         organization=organization,
         target=credential.customer_id,
     )
-    transaction.on_commit(lambda: bump(ACCESS))
     return NewCredential(credential, secret)
 
 
@@ -91,7 +90,6 @@ def delete_credential(actor: Membership, credential: ApiCredential, *, request=N
             organization=actor.organization,
             target=customer_id,
         )
-    transaction.on_commit(lambda: bump(ACCESS))
 
 
 # The check on every API call ----------------------------------------------------------------------

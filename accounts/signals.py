@@ -1,7 +1,8 @@
 """Sign-in events go to the audit log (the lockout counts failed sign-ins from there); changes to
-memberships, roles and organizations retire the cached membership snapshots."""
+memberships, roles, organizations and API credentials retire the cached membership and pair snapshots."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
@@ -10,7 +11,7 @@ from console.cache import bump
 from . import audit
 from .backends import USERS
 from .middleware import ACCESS
-from .models import Membership, Organization, Role, User
+from .models import ApiCredential, Membership, Organization, Role, User
 
 
 @receiver(user_logged_in)
@@ -33,8 +34,12 @@ def record_login_failed(sender, credentials, request=None, **kwargs):
 @receiver([post_save, post_delete], sender=Membership)
 @receiver([post_save, post_delete], sender=Role)
 @receiver([post_save, post_delete], sender=Organization)
+@receiver([post_save, post_delete], sender=ApiCredential)
 def retire_cached_access(sender, **kwargs):
     bump(ACCESS)
+    # Once more when the change is committed: a request that read the old rows in the meantime may have
+    # cached them under the new generation. (Outside a transaction this runs at once: a harmless second bump.)
+    transaction.on_commit(lambda: bump(ACCESS))
     if sender is Organization:
         bump("projects")  # token facts carry the organization's suspension
 

@@ -69,12 +69,11 @@ def late_usage_adjustments(organization: Organization, before_month: date) -> li
     )
     for row in rows:
         billed[row["usage_month"]] = row["amount"]
-    books = dict(
-        Statement.objects.filter(organization=organization, month__in=list(billed)).values_list("month", "price_book")
-    )
+    billed_statements = Statement.objects.filter(organization=organization, month__in=list(billed))
+    books = {statement.month: statement.price_book for statement in billed_statements.select_related("price_book")}
     adjustments = []
     for month in sorted(billed):
-        book = PriceBook.objects.get(pk=books[month])
+        book = books[month]
         now_total = price_month(month_seconds(organization, month, month_end(month)), book.prices()).total
         difference = to_cents(now_total - billed[month])  # a database's SUM may come back with more digits
         if difference:

@@ -157,6 +157,14 @@ class PriceBook(models.Model):
             raise cls.DoesNotExist(f"no price book in force on {month_start:%Y-%m-%d}")
         return default
 
+    @classmethod
+    def in_force(cls, organization: Organization | None, month_start: date) -> "PriceBook | None":
+        """`book_for`, or None when no book is in force (for pages that say so rather than fail)."""
+        try:
+            return cls.book_for(organization, month_start)
+        except cls.DoesNotExist:
+            return None
+
 
 def money_field(**kwargs) -> models.DecimalField:
     return models.DecimalField(max_digits=14, decimal_places=2, **kwargs)

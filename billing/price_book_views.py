@@ -80,10 +80,7 @@ def book_row(book: PriceBook, in_force: PriceBook | None, month: date) -> BookRo
 def price_books(request):
     membership = request.membership
     month = this_month()
-    try:
-        in_force = PriceBook.book_for(membership.organization, month)
-    except PriceBook.DoesNotExist:
-        in_force = None
+    in_force = PriceBook.in_force(membership.organization, month)
     own = restrict(PriceBook, membership).annotate(statement_count=Count("statements")).order_by("-effective_from")
     defaults = PriceBook.objects.filter(organization__isnull=True).order_by("-effective_from")
     context = {
@@ -105,10 +102,7 @@ def template_book(request) -> PriceBook | None:
         book = restrict(PriceBook, request.membership).filter(pk=int(source)).first()
         if book is not None:
             return book
-    try:
-        return PriceBook.book_for(request.membership.organization, this_month())
-    except PriceBook.DoesNotExist:
-        return None
+    return PriceBook.in_force(request.membership.organization, this_month())
 
 
 FORM_INTRO = (

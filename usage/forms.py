@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from projects.models import Project
 
+from . import egress
 from .models import ProjectMapping, Upstream
 
 MAX_BACKFILL_DAYS = 731  # two years, a leap day included
@@ -24,7 +25,7 @@ class UpstreamForm(forms.Form):
         max_length=200,
         assume_scheme="https",
         widget=forms.URLInput(attrs={"placeholder": "Empty: the built-in upstream"}),
-        help_text="The RESTful API root, for example <code>https://api.agora.io</code>. "
+        help_text="The RESTful API root on the public internet, for example <code>https://api.agora.io</code>. "
         "Leave empty to use the built-in upstream.",
     )
     customer_id = forms.CharField(
@@ -60,6 +61,12 @@ class UpstreamForm(forms.Form):
         url = self.cleaned_data["base_url"].strip().rstrip("/")
         if url and not url.lower().startswith(("http://", "https://")):
             raise forms.ValidationError("Use an http:// or https:// address.")
+        if url:
+            # The server calls this address: never one of its own networks (the client checks again on connect).
+            try:
+                egress.check_url(url)
+            except egress.EgressRefused as error:
+                raise forms.ValidationError(str(error)) from None
         return url
 
     def clean_customer_id(self):

@@ -159,7 +159,8 @@ def execute_run(
     except Exception as error:
         # Record the end of the run (not left "running" forever) before the error goes on up.
         run.attempts = client.attempts - attempts_before
-        _finish(run, [*errors, f"The pull stopped on an unexpected error: {error!r}"])
+        # Its type only: the text of an unexpected error could carry anything. The traceback goes to the log.
+        _finish(run, [*errors, f"The pull stopped on an unexpected error ({type(error).__name__})."])
         raise
     run.attempts = client.attempts - attempts_before
     _finish(run, errors)

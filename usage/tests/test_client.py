@@ -209,11 +209,12 @@ def test_backoff_is_capped(upstream):
     assert max(client.sleep) <= 2.0 and client.sleep[-1] >= 1.0
 
 
-def test_giving_up_after_the_last_retry_says_what_the_upstream_answered(upstream):
+def test_giving_up_after_the_last_retry_says_the_status_not_the_upstreams_words(upstream):
     fake = upstream(scripted(Reply(503, {"message": "down for maintenance"})))
     client = client_for(fake, retries=2)
-    with pytest.raises(UpstreamError, match="503 down for maintenance"):
+    with pytest.raises(UpstreamError, match="answered 503 Service Unavailable") as raised:
         client.usage("p1", DAY, DAY)
+    assert "maintenance" not in str(raised.value)
     assert client.attempts == 3 and len(fake.seen) == 3
     assert len(client.sleep) == 2  # no pointless wait after the last attempt
 
@@ -235,12 +236,15 @@ def test_429_honours_retry_after_within_a_cap(upstream, retry_after, expected):
         assert delay == expected
 
 
-@pytest.mark.parametrize(("status", "message"), [(400, "bad from_date"), (401, "Invalid credentials"), (404, "no")])
+@pytest.mark.parametrize(
+    ("status", "message"), [(400, "bad from_date"), (401, "Invalid credentials"), (404, "no such project")]
+)
 def test_other_4xx_are_not_retried(upstream, status, message):
     fake = upstream(scripted(Reply(status, {"message": message})))
     client = client_for(fake)
-    with pytest.raises(UpstreamError, match=f"refused the request: {status} {message}"):
+    with pytest.raises(UpstreamError, match=f"refused the request: {status} ") as raised:
         client.usage("p1", DAY, DAY)
+    assert message not in str(raised.value)
     assert client.attempts == 1 and len(fake.seen) == 1 and client.sleep == []
 
 
@@ -375,7 +379,7 @@ def test_the_client_against_the_sandbox(acme, globex, live_server):
     assert sorted(days) == [date(2025, 1, d) for d in range(1, 32)]
     assert client.attempts == 2
 
-    with pytest.raises(UpstreamError, match="404 project not exist"):
+    with pytest.raises(UpstreamError, match="404 Not Found"):
         client.usage(globex.projects[0].project_id, date(2025, 1, 1), date(2025, 1, 2))
     with pytest.raises(UpstreamError, match="400"):
         client.usage(project.project_id, date(2025, 1, 1), date(2026, 1, 5))  # more than a year

@@ -2,6 +2,7 @@
 
 import json
 from datetime import date, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.messages import get_messages
@@ -244,6 +245,7 @@ def test_test_connection_against_the_sandbox_over_http(acme, live_server, settin
 
 def test_a_closed_port_is_reported_not_a_crash(acme, admin_client, settings):
     settings.USAGE_HTTP_RETRIES = 0
+    settings.USAGE_UPSTREAM_ALLOWED_HOSTS = ["127.0.0.1:9"]  # an upstream on this machine, as in development
     upstream = Upstream.objects.get(organization=acme.organization)
     upstream.base_url = "http://127.0.0.1:9"
     upstream.save()
@@ -261,6 +263,7 @@ def test_a_closed_port_is_reported_not_a_crash(acme, admin_client, settings):
 @pytest.mark.django_db(transaction=True)
 def test_wrong_credentials_are_reported(acme, live_server, settings, client_for):
     settings.USAGE_HTTP_RETRIES = 0
+    settings.USAGE_UPSTREAM_ALLOWED_HOSTS = [urlsplit(live_server.url).netloc]
     # The sandbox only knows upstreams without a base URL: these credentials, sent to it by URL, are unknown.
     Upstream.objects.filter(organization=acme.organization).update(base_url=live_server.url + "/sandbox")
     admin_client = client_for(acme.users["admin"])
@@ -620,10 +623,15 @@ def test_the_pages_in_a_browser_and_progress_refreshed_in_place(acme, live_serve
     expect(finance.get_by_role("button", name="Start backfill")).to_have_count(0)
     shoot(finance, "usage-35-sync-finance")
 
-    # A wrong base URL, entered through the form: the test says what is wrong, the page stays usable.
+    # A base URL on this machine is refused as it is saved, unless the operator allows its host.
     settings.USAGE_HTTP_RETRIES = 0
     admin.goto(f"{base}/usage/settings/")
     admin.get_by_label("Base URL").fill("http://127.0.0.1:9")
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.get_by_text("127.0.0.1 points to a loopback, private or otherwise internal address.")).to_be_visible()
+    settings.USAGE_UPSTREAM_ALLOWED_HOSTS = ["127.0.0.1:9"]
+
+    # A wrong base URL, entered through the form: the test says what is wrong, the page stays usable.
     admin.get_by_role("button", name="Save").click()
     expect(admin.get_by_text("The base URL changed: enter the Customer Secret again.")).to_be_visible()
     admin.get_by_label("Customer Secret").fill("a-new-secret")

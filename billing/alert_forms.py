@@ -5,6 +5,7 @@ from django import forms
 from accounts.models import Organization
 
 from .alerts import MAX_ALERTS, threshold_problem
+from .fields import MoneyField
 from .models import UsageAlert
 
 
@@ -12,7 +13,7 @@ class AlertForm(forms.Form):
     metric = forms.ChoiceField(
         label="Alert on", choices=UsageAlert.Metric.choices, initial=UsageAlert.Metric.MINUTES, widget=forms.RadioSelect
     )
-    threshold = forms.DecimalField(
+    threshold = MoneyField(
         label="Threshold",
         max_digits=14,
         decimal_places=2,

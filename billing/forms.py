@@ -1,8 +1,11 @@
+import secrets
 from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
 
+from . import ledger
+from .fields import MoneyField
 from .models import BillingProfile, Transaction
 
 
@@ -10,8 +13,12 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
-def amount_field(help_text: str) -> forms.DecimalField:
-    return forms.DecimalField(
+def new_form_token() -> str:
+    return secrets.token_hex(16)
+
+
+def amount_field(help_text: str) -> MoneyField:
+    return MoneyField(
         label="Amount (USD)",
         max_digits=12,
         decimal_places=2,
@@ -23,23 +30,51 @@ def amount_field(help_text: str) -> forms.DecimalField:
 
 
 def value_date_field() -> forms.DateField:
-    return forms.DateField(
-        label="Date",
-        initial=lambda: timezone.now().date(),
-        widget=DateInput,
-        help_text="The value date (UTC): the day the money was received or the correction applies. Not in the future.",
-    )
+    return forms.DateField(label="Date", initial=lambda: timezone.now().date(), widget=DateInput)
 
 
-class ValueDateMixin:
+class LedgerEntryForm(forms.Form):
+    """A form that records one entry on the ledger of `organization`.
+
+    Each page shown carries a fresh one-time token; the ledger stores it with the entry, unique per
+    organization, so the same form sent twice records one entry. The value date lies in the ledger's window.
+    """
+
+    form_token = forms.CharField(widget=forms.HiddenInput, required=False, initial=new_form_token)
+
+    def __init__(self, data=None, *, organization):
+        super().__init__(data)
+        self.organization = organization
+        earliest, today = ledger.earliest_value_date(organization), timezone.now().date()
+        field = self.fields["occurred_on"]
+        field.widget.attrs.update(min=f"{earliest:%Y-%m-%d}", max=f"{today:%Y-%m-%d}")
+        field.help_text = (
+            "The value date (UTC): the day the money was received or the correction applies. "
+            f"From {earliest:%Y-%m-%d} to today: never in the future, and at most a year before the "
+            "organization was created or first billed, so that a mistyped year is caught."
+        )
+
     def clean_occurred_on(self):
         day = self.cleaned_data["occurred_on"]
-        if day > timezone.now().date():
-            raise forms.ValidationError("The date cannot be in the future.")
+        problem = ledger.value_date_problem(self.organization, day)
+        if problem:
+            raise forms.ValidationError(problem)
         return day
 
+    def clean(self):
+        data = super().clean()
+        if not ledger.FORM_TOKEN.fullmatch(data.get("form_token") or ""):
+            # Shown again with a fresh token, so that sending the corrected form works.
+            self.data = self.data.copy()
+            self.data["form_token"] = new_form_token()
+            raise forms.ValidationError(
+                "This form was not sent as the console showed it. Check the values and send it again.",
+                code="form_token",
+            )
+        return data
 
-class PaymentForm(ValueDateMixin, forms.Form):
+
+class PaymentForm(LedgerEntryForm):
     amount = amount_field("Received money: adds to the balance. Two decimals at most.")
     method = forms.ChoiceField(label="Payment method", choices=Transaction.Method.choices)
     reference = forms.CharField(
@@ -48,7 +83,19 @@ class PaymentForm(ValueDateMixin, forms.Form):
         required=False,
         help_text="The bank transfer or card reference, to find the payment again.",
     )
+    # Hidden until the reference turns out to be an earlier payment's (see `ask_to_confirm`).
+    same_reference_ok = forms.BooleanField(
+        label="Record it anyway",
+        required=False,
+        widget=forms.HiddenInput,
+        help_text="Tick when this is another payment with the same reference, not the same one entered twice.",
+    )
     occurred_on = value_date_field()
+
+    def ask_to_confirm(self, warning: ledger.SameReference) -> None:
+        """Show the form again with the warning on the reference and the box that records it anyway."""
+        self.add_error("reference", str(warning))
+        self.fields["same_reference_ok"].widget = forms.CheckboxInput()
 
 
 CORRECTION_CHOICES = [
@@ -58,7 +105,7 @@ CORRECTION_CHOICES = [
 ]
 
 
-class CorrectionForm(ValueDateMixin, forms.Form):
+class CorrectionForm(LedgerEntryForm):
     correction = forms.ChoiceField(label="Kind of correction", choices=CORRECTION_CHOICES, widget=forms.RadioSelect)
     amount = amount_field("A positive amount; the kind of correction gives its sign. Two decimals at most.")
     reason = forms.CharField(

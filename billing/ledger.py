@@ -7,14 +7,20 @@ organization (`suspended_at`, `suspended_reason`); tokens and projects only read
 
 Every entry is a new `Transaction` (append-only) written under the organization's row lock, with an
 audit entry, followed by a fresh look at the standing, so recording a payment lifts a suspension at once.
+
+Entries typed into a form carry the form's one-time token, unique per organization: the same form sent
+twice (a double click, a resent request) finds its entry under the lock and writes nothing the second time.
+A payment whose reference an earlier payment already has is refused until the person confirms it.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from accounts import audit
@@ -35,6 +41,9 @@ audit.register_actions(
 )
 
 GRACE_DAYS = 5
+FORM_TOKEN = re.compile(r"[0-9a-f]{32}")
+OLDEST_VALUE_DATE = date(2000, 1, 1)
+VALUE_DATE_LOOKBACK = timedelta(days=366)
 GOOD, ARREARS, SUSPENDED = "good_standing", "arrears", "suspended"
 STATUS_LABELS = {GOOD: "In good standing", ARREARS: "In arrears", SUSPENDED: "Suspended"}
 
@@ -98,6 +107,61 @@ def _locked(organization: Organization) -> Organization:
     return Organization.objects.select_for_update().get(pk=organization.pk)
 
 
+class AlreadyRecorded(Exception):
+    """The form token was used already: `entry` is what that first post recorded."""
+
+    def __init__(self, entry: Transaction):
+        super().__init__(f"{entry} was already recorded.")
+        self.entry = entry
+
+
+class SameReference(RuleViolation):
+    """An earlier payment of the organization has this reference: record it only when confirmed."""
+
+    def __init__(self, earlier: Transaction):
+        super().__init__(
+            f"A payment with the reference “{earlier.reference}” was already recorded: {earlier.currency} "
+            f"{earlier.amount:,} on {earlier.occurred_on:%Y-%m-%d}. If this is another payment, confirm with "
+            "“Record it anyway”."
+        )
+        self.earlier = earlier
+
+
+def _check_form_token(form_token: str | None) -> None:
+    if form_token is not None and not FORM_TOKEN.fullmatch(form_token):
+        raise RuleViolation("This form cannot be sent: reload the page and try again.")
+
+
+def _refuse_replay(organization: Organization, form_token: str | None) -> None:
+    """AlreadyRecorded when the token is on an entry already. Call under the organization's lock, which
+    makes a second post of the same form wait for the first and then find its entry."""
+    if not form_token:
+        return
+    earlier = Transaction.objects.filter(organization=organization, form_token=form_token).first()
+    if earlier is not None:
+        raise AlreadyRecorded(earlier)
+
+
+def _create_entry(organization: Organization, form_token: str | None, **fields) -> Transaction:
+    """Write the entry. The unique form token is the last guard: a replay that got past the lock still
+    writes nothing and answers AlreadyRecorded."""
+    try:
+        with transaction.atomic():
+            return Transaction.objects.create(organization=organization, form_token=form_token or "", **fields)
+    except IntegrityError:
+        _refuse_replay(organization, form_token)
+        raise
+
+
+def _refuse_same_reference(organization: Organization, reference: str) -> None:
+    if not reference:
+        return
+    payments = Transaction.objects.filter(organization=organization, kind=Transaction.Kind.PAYMENT)
+    earlier = payments.filter(reference__iexact=reference).first()
+    if earlier is not None:
+        raise SameReference(earlier)
+
+
 def _check_amount(amount: Decimal) -> Decimal:
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
         raise RuleViolation("The amount must be a positive number.")
@@ -106,23 +170,63 @@ def _check_amount(amount: Decimal) -> Decimal:
     return amount
 
 
-def _check_day(day: date, today: date) -> None:
-    if day > today:
-        raise RuleViolation("The date cannot be in the future.")
+def earliest_value_date(organization: Organization) -> date:
+    """The oldest value date a payment or correction may have: a year before the organization was created
+    or before its first billed month, whichever is earlier (money paid before the account was opened here,
+    or history brought over), and never before 2000. A year-1 date is a typing slip, not a payment."""
+    start = organization.created_at.astimezone(UTC).date()
+    first_month = Statement.objects.filter(organization=organization).aggregate(first=Min("month"))["first"]
+    if first_month is not None:
+        start = min(start, first_month)
+    return max(OLDEST_VALUE_DATE, start - VALUE_DATE_LOOKBACK)
+
+
+def value_date_problem(organization: Organization, day: date, today: date | None = None) -> str | None:
+    """Why `day` cannot be the value date of a payment or correction (None when it can): the money has
+    moved already, so never in the future (UTC), and never before `earliest_value_date`."""
+    if day > (today or timezone.now().date()):
+        return "The date cannot be in the future."
+    earliest = earliest_value_date(organization)
+    if day < earliest:
+        return f"The date cannot be before {earliest:%Y-%m-%d}: check the year."
+    return None
+
+
+def _check_day(organization: Organization, day: date, today: date) -> None:
+    problem = value_date_problem(organization, day, today)
+    if problem:
+        raise RuleViolation(problem)
 
 
 @transaction.atomic
-def record_payment(actor, organization, *, amount, method, reference="", occurred_on=None, request=None):
-    """A payment or top-up received: adds `amount` to the balance."""
+def record_payment(
+    actor,
+    organization,
+    *,
+    amount,
+    method,
+    reference="",
+    occurred_on=None,
+    form_token=None,
+    same_reference_ok=False,
+    request=None,
+):
+    """A payment or top-up received: adds `amount` to the balance. AlreadyRecorded when `form_token` was
+    used already; SameReference when an earlier payment has this reference, unless `same_reference_ok`."""
     today = timezone.now().date()
     occurred_on = occurred_on or today
     _check_amount(amount)
-    _check_day(occurred_on, today)
+    _check_form_token(form_token)
     if method not in Transaction.Method.values:
         raise RuleViolation("Choose a payment method.")
     organization = _locked(organization)
-    entry = Transaction.objects.create(
-        organization=organization,
+    _refuse_replay(organization, form_token)
+    _check_day(organization, occurred_on, today)
+    if not same_reference_ok:
+        _refuse_same_reference(organization, reference)
+    entry = _create_entry(
+        organization,
+        form_token,
         kind=Transaction.Kind.PAYMENT,
         amount=amount,
         occurred_on=occurred_on,
@@ -154,20 +258,26 @@ CORRECTIONS = {
 
 
 @transaction.atomic
-def record_correction(actor, organization, *, correction, amount, reason, occurred_on=None, request=None):
-    """A refund ("refund") or a balance adjustment ("credit" adds, "debit" takes), with a reason."""
+def record_correction(
+    actor, organization, *, correction, amount, reason, occurred_on=None, form_token=None, request=None
+):
+    """A refund ("refund") or a balance adjustment ("credit" adds, "debit" takes), with a reason.
+    AlreadyRecorded when `form_token` was used already."""
     today = timezone.now().date()
     occurred_on = occurred_on or today
     if correction not in CORRECTIONS:
         raise RuleViolation("Choose refund, credit or debit.")
     _check_amount(amount)
-    _check_day(occurred_on, today)
+    _check_form_token(form_token)
     if not reason.strip():
         raise RuleViolation("Give the reason for this entry.")
     kind, sign, action = CORRECTIONS[correction]
     organization = _locked(organization)
-    entry = Transaction.objects.create(
-        organization=organization,
+    _refuse_replay(organization, form_token)
+    _check_day(organization, occurred_on, today)
+    entry = _create_entry(
+        organization,
+        form_token,
         kind=kind,
         amount=sign * amount,
         occurred_on=occurred_on,

@@ -303,6 +303,13 @@ class Transaction(AppendOnlyModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    form_token = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="The one-time token of the form that recorded the entry: the same form sent twice records once.",
+    )
 
     class Meta:
         ordering = ["-occurred_on", "-id"]
@@ -310,6 +317,11 @@ class Transaction(AppendOnlyModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["statement"], condition=Q(kind="deduction"), name="one_deduction_per_statement"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "form_token"],
+                condition=~Q(form_token=""),
+                name="one_entry_per_form_token",
             ),
             models.CheckConstraint(condition=~Q(amount=0), name="transaction_amount_not_zero"),
         ]

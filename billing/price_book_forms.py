@@ -13,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Max
 
+from .fields import MoneyField, WholeNumberField
 from .models import PRICE_FIELDS, PriceBook, Statement, month_end, parse_bands
 from .pricing import TIERS, band_problems
 
@@ -96,8 +97,8 @@ def parse_band_lines(text: str) -> tuple[list[list], list[str]]:
     return bands, problems
 
 
-def price_field(tier_key: str) -> forms.DecimalField:
-    return forms.DecimalField(
+def price_field(tier_key: str) -> MoneyField:
+    return MoneyField(
         label=f"{TIER_LABELS[tier_key]} price",
         min_value=0,
         max_digits=10,
@@ -123,7 +124,7 @@ class PriceBookForm(forms.Form):
     video_full_hd_price = price_field("video_full_hd")
     video_2k_price = price_field("video_2k")
     video_2k_plus_price = price_field("video_2k_plus")
-    free_minutes = forms.IntegerField(
+    free_minutes = WholeNumberField(
         label="Free minutes per month",
         min_value=0,
         max_value=MAX_FREE_MINUTES,

@@ -255,14 +255,29 @@ def after_entry(organization, was_suspended: bool) -> str:
     return text
 
 
+def already_recorded(request, entry: Transaction):
+    """The answer to a form sent a second time: nothing new is written; go where the first post went."""
+    kind = entry.get_kind_display().lower()
+    messages.info(
+        request,
+        f"This {kind} was already recorded ({money(abs(entry.amount))} on {entry.occurred_on:%Y-%m-%d}); "
+        "it was not recorded a second time.",
+    )
+    return redirect("billing:overview" if entry.kind == Transaction.Kind.PAYMENT else "billing:transactions")
+
+
 @member_required("billing", "manage")
 def record_payment(request):
     organization = request.membership.organization
-    form = PaymentForm(form_data(request))
+    form = PaymentForm(form_data(request), organization=organization)
     if request.method == "POST" and form.is_valid():
         data, was_suspended = form.cleaned_data, organization.is_suspended
         try:
             ledger.record_payment(request.user, organization, request=request, **data)
+        except ledger.AlreadyRecorded as replay:
+            return already_recorded(request, replay.entry)
+        except ledger.SameReference as warning:
+            form.ask_to_confirm(warning)
         except RuleViolation as error:
             form.add_error(None, str(error))
         else:
@@ -284,11 +299,13 @@ def record_payment(request):
 @member_required("billing", "manage")
 def record_correction(request):
     organization = request.membership.organization
-    form = CorrectionForm(form_data(request))
+    form = CorrectionForm(form_data(request), organization=organization)
     if request.method == "POST" and form.is_valid():
         data, was_suspended = form.cleaned_data, organization.is_suspended
         try:
             ledger.record_correction(request.user, organization, request=request, **data)
+        except ledger.AlreadyRecorded as replay:
+            return already_recorded(request, replay.entry)
         except RuleViolation as error:
             form.add_error(None, str(error))
         else:

@@ -1,7 +1,11 @@
-"""HTTP Basic authentication with a Customer ID and Customer Secret, for DRF views (both APIs)."""
+"""HTTP Basic authentication with a Customer ID and Customer Secret, for DRF views (both APIs).
+
+Failures are audited and counted per client address; an address with too many recent failures gets 429 with
+Retry-After for any Basic attempt, before its secret is looked at (accounts/api_credentials.py)."""
 
 import base64
 import binascii
+from typing import NoReturn
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
@@ -26,6 +30,20 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     return customer_id, secret
 
 
+def refuse_while_locked(request) -> None:
+    """429 with Retry-After while the caller's address has too many recent failures."""
+    wait = api_credentials.lockout_seconds(request._request)
+    if wait:
+        raise exceptions.Throttled(wait, "Too many failed authentications from your address.")
+
+
+def fail(request, customer_id: str, reason: str, message: str) -> NoReturn:
+    """Audit the failure, count it against the caller's address, and answer 401."""
+    api_credentials.record_failure(customer_id, reason, request._request)
+    api_credentials.count_failure(request._request)
+    raise exceptions.AuthenticationFailed(message)
+
+
 class CustomerCredentialAuthentication(BaseAuthentication):
     """Authorization: Basic base64(customer_id:customer_secret). Sets request.membership to the member the
     pair acts for, so the same permission checks as the pages apply."""
@@ -35,17 +53,17 @@ class CustomerCredentialAuthentication(BaseAuthentication):
         try:
             found = basic_credentials(header)
         except ValueError as error:
-            api_credentials.record_failure("", str(error), request._request)
-            raise exceptions.AuthenticationFailed(f"Invalid credentials: {error}.") from None
+            found = error
         if found is None:
-            return None
+            return None  # not Basic: the session's turn
+        refuse_while_locked(request)  # before anything is checked, a right secret included
+        if isinstance(found, ValueError):
+            fail(request, "", str(found), f"Invalid credentials: {found}.")
         customer_id, secret = found
         caller = api_credentials.verify(customer_id, secret)
         if caller is None:
-            api_credentials.record_failure(
-                customer_id, "unknown Customer ID or wrong Customer Secret", request._request
-            )
-            raise exceptions.AuthenticationFailed("Invalid Customer ID or Customer Secret.")
+            reason = "unknown Customer ID or wrong Customer Secret"
+            fail(request, customer_id, reason, "Invalid Customer ID or Customer Secret.")
         api_credentials.note_use(caller.credential_id)
         request._request.membership = caller.membership
         return caller.user, caller

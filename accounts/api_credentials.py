@@ -8,15 +8,21 @@
 - The check reads the pair and the membership from the cache (generation "access"), so a call costs no
   query; creating or deleting a pair, and any change to memberships and roles, retire the cached copies.
 - Uses are counted in each process and added to the database at most once a minute per pair.
+- Failed authentications are counted per client address in the cache: after API_AUTH_FAILURE_LIMIT of them
+  within API_AUTH_FAILURE_WINDOW_MINUTES, every Basic attempt from that address is refused for the window
+  without checking the secret, so a right secret does not pass either (as sign-in's lockout). Refused
+  attempts are not counted and do not extend the lockout; successful authentications never count.
 """
 
 import hmac
+import math
 import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
@@ -189,3 +195,36 @@ def record_failure(customer_id: str, reason: str, request=None) -> None:
     pair = _pair(customer_id) if well_formed else None
     organization = Organization.objects.filter(pk=pair.organization_id).first() if pair else None
     audit.record("api.auth_failed", request=request, organization=organization, target=customer_id[:64], reason=reason)
+
+
+# Lockout after repeated failures from one address ---------------------------------------------------
+
+
+def _address(request) -> str:
+    return audit.client_ip(request) or "unknown"
+
+
+def lockout_seconds(request) -> int:
+    """Seconds until Basic authentication from the request's address opens again; 0 when it is open."""
+    if not settings.API_AUTH_FAILURE_LIMIT:
+        return 0
+    until = cache.get(f"api-auth-locked:{_address(request)}")
+    return max(0, math.ceil(until - time.time())) if until else 0
+
+
+def count_failure(request) -> None:
+    """Count a failed authentication from the request's address; the one that reaches the limit locks it."""
+    limit = settings.API_AUTH_FAILURE_LIMIT
+    if not limit:
+        return
+    window = settings.API_AUTH_FAILURE_WINDOW_MINUTES * 60
+    address = _address(request)
+    key = f"api-auth-failures:{address}"
+    cache.add(key, 0, timeout=window)  # the window starts at the first failure
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=window)
+        count = 1
+    if count >= limit:
+        cache.set(f"api-auth-locked:{address}", time.time() + window, timeout=window)

@@ -4,6 +4,8 @@ password hashes, no invitation or session tokens, no API credential hashes."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.api import ModelSerializer, Serializer
+
 from . import audit
 from .models import AuditEntry, Membership, Role
 from .permissions import MODULES, full_levels
@@ -11,19 +13,20 @@ from .permissions import MODULES, full_levels
 # One level per module, named by the module's key (built from the module list, so it never drifts).
 LevelsSerializer = type(
     "RoleLevels",
-    (serializers.Serializer,),
-    {module.key: serializers.ChoiceField(choices=module.levels, help_text=module.help) for module in MODULES},
+    (Serializer,),
+    {module.key: serializers.ChoiceField(choices=module.levels, help_text=module.help) for module in MODULES}
+    | {"__module__": __name__},
 )
 
 
-class RoleRefSerializer(serializers.ModelSerializer):
+class RoleRefSerializer(ModelSerializer):
     class Meta:
         model = Role
         fields = ["id", "name"]
         read_only_fields = fields
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(ModelSerializer):
     email = serializers.EmailField(source="user.email", read_only=True)
     name = serializers.CharField(source="user.name", read_only=True)
     role = RoleRefSerializer(read_only=True)
@@ -36,7 +39,7 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RoleSerializer(serializers.ModelSerializer):
+class RoleSerializer(ModelSerializer):
     builtin = serializers.BooleanField(source="is_builtin", read_only=True, help_text="Built-in roles never change.")
     levels = serializers.SerializerMethodField(help_text="Every module with this role's level in it.")
     projects = serializers.SlugRelatedField(
@@ -57,7 +60,7 @@ class RoleSerializer(serializers.ModelSerializer):
         return full_levels(role.levels)
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
+class AuditEntrySerializer(ModelSerializer):
     action_label = serializers.SerializerMethodField()
 
     class Meta:

@@ -3,6 +3,8 @@ Amounts are decimal strings in the statement's currency."""
 
 from rest_framework import serializers
 
+from console.api import ModelSerializer
+
 from .models import Statement, StatementLine, Transaction
 
 STATUSES = {
@@ -12,7 +14,7 @@ STATUSES = {
 }
 
 
-class StatementSerializer(serializers.ModelSerializer):
+class StatementSerializer(ModelSerializer):
     period_start = serializers.DateField(source="month", read_only=True, help_text="First day of the billed month.")
     period_end = serializers.DateField(read_only=True)
     status = serializers.ChoiceField(choices=list(STATUSES.items()), read_only=True)
@@ -35,7 +37,7 @@ class StatementSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StatementLineSerializer(serializers.ModelSerializer):
+class StatementLineSerializer(ModelSerializer):
     class Meta:
         model = StatementLine
         fields = [
@@ -68,7 +70,7 @@ class StatementDetailSerializer(StatementSerializer):
         return statement.billed_to(self.context.get("profile"))
 
 
-class TransactionSerializer(serializers.ModelSerializer):
+class TransactionSerializer(ModelSerializer):
     statement = serializers.SlugRelatedField(
         slug_field="number", read_only=True, allow_null=True, help_text="The statement a deduction settles."
     )

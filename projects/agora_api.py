@@ -44,8 +44,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.access import module_permission, restrict, scope_ids
-from console.api import ErrorSerializer
+from console.api import ErrorSerializer, Serializer
 from console.cache import cached
+from console.text import LINE_MAX
 
 from . import services
 from .facts import PROJECTS
@@ -88,11 +89,11 @@ class StrictStatusField(serializers.IntegerField):
         return data
 
 
-class ProjectIdSerializer(serializers.Serializer):
-    id = StrictCharField(help_text="The project ID (`id` of the project object).")
+class ProjectIdSerializer(Serializer):
+    id = StrictCharField(max_length=LINE_MAX, help_text="The project ID (`id` of the project object).")
 
 
-class CreateProjectSerializer(serializers.Serializer):
+class CreateProjectSerializer(Serializer):
     name = StrictCharField(min_length=1, max_length=255)
     enable_sign_key = StrictBooleanField(required=False, default=False)
 
@@ -102,7 +103,7 @@ class ProjectStatusSerializer(ProjectIdSerializer):
 
 
 class RecordingConfigSerializer(ProjectIdSerializer):
-    recording_server = StrictCharField(allow_null=True, help_text='"ip:port"; null clears it.')
+    recording_server = StrictCharField(allow_null=True, max_length=64, help_text='"ip:port"; null clears it.')
 
 
 class SignKeySerializer(ProjectIdSerializer):

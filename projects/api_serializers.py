@@ -3,12 +3,14 @@ answer of an explicit reveal."""
 
 from rest_framework import serializers
 
+from console.api import ModelSerializer, Serializer
+
 from .models import Certificate, Project
 
 MAX_VERSION = 2**31 - 1
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(ModelSerializer):
     archived = serializers.BooleanField(source="is_archived", read_only=True)
 
     class Meta:
@@ -32,7 +34,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProjectCreateSerializer(serializers.Serializer):
+class ProjectCreateSerializer(Serializer):
     name = serializers.CharField(max_length=255, help_text="1 to 255 characters, unique in the organization.")
     use_case = serializers.ChoiceField(choices=Project.UseCase.choices, default=Project.UseCase.OTHER)
     region = serializers.ChoiceField(choices=Project.Region.choices, default=Project.Region.GLOBAL)
@@ -44,7 +46,7 @@ class ProjectCreateSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(choices=Project.Stage.choices, default=Project.Stage.NOT_SPECIFIED)
 
 
-class ProjectUpdateSerializer(serializers.Serializer):
+class ProjectUpdateSerializer(Serializer):
     """Only the fields given change."""
 
     name = serializers.CharField(max_length=255, required=False)
@@ -53,7 +55,7 @@ class ProjectUpdateSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(choices=Project.Stage.choices, required=False)
 
 
-class CertificateSerializer(serializers.ModelSerializer):
+class CertificateSerializer(ModelSerializer):
     created_at = serializers.DateTimeField(source="value_created_at", read_only=True)
     retired_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="Set on the old primary after a swap, while it is retired."
@@ -65,7 +67,7 @@ class CertificateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CertificatesSerializer(serializers.ModelSerializer):
+class CertificatesSerializer(ModelSerializer):
     """Both slots of a project; a slot without a certificate is null."""
 
     primary = CertificateSerializer(read_only=True, allow_null=True)
@@ -80,13 +82,13 @@ class CertificatesSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RevealedCertificateSerializer(serializers.Serializer):
+class RevealedCertificateSerializer(Serializer):
     slot = serializers.ChoiceField(choices=Certificate.Slot.choices)
-    fingerprint = serializers.CharField()
-    value = serializers.CharField(help_text="The App Certificate. Keep it on your token servers only.")
+    fingerprint = serializers.CharField(max_length=8)
+    value = serializers.CharField(max_length=32, help_text="The App Certificate. Keep it on your token servers only.")
 
 
-class CertificateOperationSerializer(serializers.Serializer):
+class CertificateOperationSerializer(Serializer):
     expected_version = serializers.IntegerField(
         required=False,
         allow_null=True,

@@ -11,17 +11,21 @@ otherwise "" (the caller may not see certificates). Serialize projects with thei
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.api import Serializer
+
 from .models import Project
 
 
-class AgoraProjectSerializer(serializers.Serializer):
-    id = serializers.CharField(source="project_id", help_text="The project ID the RESTful API takes.")
-    name = serializers.CharField()
-    vendor_key = serializers.CharField(source="app_id", help_text="The App ID.")
+class AgoraProjectSerializer(Serializer):
+    id = serializers.CharField(source="project_id", max_length=16, help_text="The project ID the RESTful API takes.")
+    name = serializers.CharField(max_length=255)
+    vendor_key = serializers.CharField(source="app_id", max_length=32, help_text="The App ID.")
     sign_key = serializers.SerializerMethodField(
         help_text='The primary App Certificate; "" when it is off, or when the caller may not see certificates.'
     )
-    recording_server = serializers.CharField(allow_null=True, help_text='"ip:port", or null when not set.')
+    recording_server = serializers.CharField(
+        allow_null=True, max_length=64, help_text='"ip:port", or null when not set.'
+    )
     status = serializers.SerializerMethodField(help_text="1 enabled, 0 disabled.")
     created = serializers.SerializerMethodField(help_text="When the project was created, in Unix seconds.")
 

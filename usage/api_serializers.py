@@ -5,6 +5,8 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import serializers
 
+from console.api import ModelSerializer, Serializer
+
 from .models import BUSINESSES, TIER_LABELS, DailyUsage
 from .report import TIERS, Row
 
@@ -12,7 +14,7 @@ MAX_DAYS = 731  # two years, a leap day included; as the usage page
 GROUPINGS = ("day", "month", "project")
 
 
-class DailyUsageSerializer(serializers.ModelSerializer):
+class DailyUsageSerializer(ModelSerializer):
     project = serializers.CharField(source="project.project_id", read_only=True, help_text="The project ID.")
     project_name = serializers.CharField(source="project.name", read_only=True)
     total_seconds = serializers.SerializerMethodField()
@@ -30,12 +32,12 @@ class DailyUsageSerializer(serializers.ModelSerializer):
 # One number per tier, named as the daily rows' columns (built from the tier list, so it never drifts).
 TiersSerializer = type(
     "Tiers",
-    (serializers.Serializer,),
-    {tier: serializers.IntegerField(help_text=TIER_LABELS[tier]) for tier in TIERS},
+    (Serializer,),
+    {tier: serializers.IntegerField(help_text=TIER_LABELS[tier]) for tier in TIERS} | {"__module__": __name__},
 )
 
 
-class SummaryQuerySerializer(serializers.Serializer):
+class SummaryQuerySerializer(Serializer):
     date_from = serializers.DateField(required=False, help_text="First UTC day; default: the 1st of date_to's month.")
     date_to = serializers.DateField(required=False, help_text="Last UTC day, included; default: today.")
     business = serializers.ChoiceField(choices=BUSINESSES, default="default")
@@ -58,12 +60,12 @@ class SummaryQuerySerializer(serializers.Serializer):
         return {**data, "date_from": day_from, "date_to": day_to}
 
 
-class ProjectRefSerializer(serializers.Serializer):
-    project_id = serializers.CharField()
-    name = serializers.CharField()
+class ProjectRefSerializer(Serializer):
+    project_id = serializers.CharField(max_length=16)
+    name = serializers.CharField(max_length=255)
 
 
-class UsageAmountSerializer(serializers.Serializer):
+class UsageAmountSerializer(Serializer):
     """Seconds per tier, and minutes as billed: each tier's seconds / 60 rounded up."""
 
     start = serializers.DateField(help_text="First day this amount covers.")
@@ -87,12 +89,13 @@ class UsageAmountSerializer(serializers.Serializer):
         }
 
 
-class UsageSummarySerializer(serializers.Serializer):
+class UsageSummarySerializer(Serializer):
     date_from = serializers.DateField()
     date_to = serializers.DateField()
     business = serializers.ChoiceField(choices=BUSINESSES)
     projects = serializers.ListField(
-        child=serializers.CharField(), help_text="The project IDs asked for; empty: every project the caller may see."
+        child=serializers.CharField(max_length=16),
+        help_text="The project IDs asked for; empty: every project the caller may see.",
     )
     group_by = serializers.ChoiceField(choices=GROUPINGS, allow_null=True)
     total = UsageAmountSerializer(help_text="The whole range; its minutes are rounded once per tier.")

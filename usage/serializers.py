@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from console.api import Serializer
 from projects.converters import ProjectIdConverter
 
 from .models import BUSINESSES, DURATION_FIELDS
@@ -90,7 +91,7 @@ def parse_query(params: Mapping) -> UsageQuery:
 # The answer -----------------------------------------------------------------------------------------
 
 
-class DaySecondsSerializer(serializers.Serializer):
+class DaySecondsSerializer(Serializer):
     """Seconds per duration field of one day, under Agora's names (which are not Python identifiers we
     would declare as attributes), in tier order."""
 
@@ -98,12 +99,12 @@ class DaySecondsSerializer(serializers.Serializer):
         return {name: serializers.IntegerField(min_value=0, help_text=META[name]["en"]) for name in DURATION_FIELDS}
 
 
-class UsageEntrySerializer(serializers.Serializer):
+class UsageEntrySerializer(Serializer):
     date = serializers.DateField(format=DATE_FORMAT, help_text="The UTC day, as 2021-10-13T00:00:00.000Z.")
     usage = DaySecondsSerializer()
 
 
-class UsageAnswerSerializer(serializers.Serializer):
+class UsageAnswerSerializer(Serializer):
     meta = serializers.SerializerMethodField()
     usages = UsageEntrySerializer(many=True)
 

@@ -97,6 +97,9 @@ def test_finance_reads_the_bills_downloads_an_invoice_and_records_a_payment(live
     expect(page.locator("address")).to_contain_text("Acme Trading GmbH")
     expect(page.locator("table.invoice-lines tfoot")).to_contain_text("USD 15.99")
     shoot(page, "billing-04-invoice")
+    page.evaluate("window.print = () => { window.printed = true; }")  # no print dialog in a test
+    page.get_by_role("button", name="Print").click()
+    assert page.evaluate("window.printed") is True  # console.js wires the button (no inline onclick)
     page.emulate_media(media="print")
     expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
     expect(page.get_by_role("button", name="Print")).to_be_hidden()

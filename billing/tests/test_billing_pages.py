@@ -18,6 +18,7 @@ from accounts.services import create_role
 from billing import ledger
 from billing.closing import close_month
 from billing.estimate import month_to_date
+from billing.forms import new_form_token
 from billing.models import BillingProfile, Statement, Transaction
 from usage.models import DailyUsage
 
@@ -50,6 +51,11 @@ def suspended(org) -> Statement:
 def text(response) -> str:
     assert response.status_code == 200, response.status_code
     return response.content.decode()
+
+
+def sent(data: dict) -> dict:
+    """Form data as the payment and correction pages send it: with a fresh one-time form token."""
+    return {**data, "form_token": new_form_token()}
 
 
 def csv_rows(response) -> list[dict]:
@@ -180,7 +186,7 @@ def test_the_invoice_page_prints_the_statement_and_the_billing_details(acme, cli
     assert "2026-01-01 to 2026-01-31" in html and "2026-02-06" in html and "Pending" in html
     assert "11,000" in html and "10,000" in html and "1,000" in html and "15.99" in html
     assert "Volume discount and rounding" in html and "USD 15.99" in html
-    assert "window.print()" in html and reverse("billing:invoice_pdf", args=[statement.number]) in html
+    assert "data-print" in html and reverse("billing:invoice_pdf", args=[statement.number]) in html
 
 
 def test_without_billing_details_the_invoice_is_made_out_to_the_organization(acme, client_for):
@@ -250,7 +256,7 @@ def test_a_payment_lifts_the_suspension(acme, client_for):
     )
     response = client.post(
         reverse("billing:record_payment"),
-        {"amount": "20.00", "method": "bank_transfer", "reference": "TX-1", "occurred_on": "2026-03-01"},
+        sent({"amount": "20.00", "method": "bank_transfer", "reference": "TX-1", "occurred_on": "2026-03-01"}),
         follow=True,
     )
     html = text(response)
@@ -267,7 +273,7 @@ def test_a_payment_too_small_says_the_suspension_holds(acme, client_for):
     suspended(acme)
     response = client_for(acme.users["admin"]).post(
         reverse("billing:record_payment"),
-        {"amount": "1", "method": "card", "occurred_on": "2026-03-01"},
+        sent({"amount": "1", "method": "card", "occurred_on": "2026-03-01"}),
         follow=True,
     )
     assert "The balance is now USD -14.99. The organization stays suspended" in text(response)
@@ -295,15 +301,17 @@ def test_bad_payments_are_refused_with_a_message(acme, client_for, data, error):
 def test_corrections_need_a_reason_and_take_their_sign_from_the_kind(acme, client_for):
     client = client_for(acme.users["finance"])
     url, today = reverse("billing:record_correction"), f"{timezone.now().date():%Y-%m-%d}"
-    html = text(client.post(url, {"correction": "credit", "amount": "10", "reason": "  ", "occurred_on": today}))
+    html = text(client.post(url, sent({"correction": "credit", "amount": "10", "reason": "  ", "occurred_on": today})))
     assert "Give the reason for this entry." in html and not Transaction.objects.exists()
     html = text(
-        client.post(url, {"correction": "credit", "amount": "10", "reason": "Goodwill", "occurred_on": "2999-1-1"})
+        client.post(
+            url, sent({"correction": "credit", "amount": "10", "reason": "Goodwill", "occurred_on": "2999-1-1"})
+        )
     )
     assert "The date cannot be in the future." in html and not Transaction.objects.exists()
     for correction, amount in (("credit", "10"), ("refund", "4"), ("debit", "1.50")):
         response = client.post(
-            url, {"correction": correction, "amount": amount, "reason": "Goodwill", "occurred_on": today}
+            url, sent({"correction": correction, "amount": amount, "reason": "Goodwill", "occurred_on": today})
         )
         assert response.status_code == 302 and response["Location"] == reverse("billing:transactions")
     amounts = {(entry.kind, entry.amount) for entry in Transaction.objects.all()}
@@ -316,7 +324,9 @@ def test_corrections_need_a_reason_and_take_their_sign_from_the_kind(acme, clien
 def test_the_success_message_gives_the_new_balance(acme, client_for):
     response = client_for(acme.users["finance"]).post(
         reverse("billing:record_correction"),
-        {"correction": "debit", "amount": "2", "reason": "Fee", "occurred_on": f"{timezone.now().date():%Y-%m-%d}"},
+        sent(
+            {"correction": "debit", "amount": "2", "reason": "Fee", "occurred_on": f"{timezone.now().date():%Y-%m-%d}"}
+        ),
         follow=True,
     )
     html = text(response)
@@ -359,9 +369,10 @@ def test_billing_details_check_the_email(acme, client_for):
 
 # Permissions --------------------------------------------------------------------------------------
 
+TODAY = f"{timezone.now().date():%Y-%m-%d}"
 WRITES = {
-    "billing:record_payment": {"amount": "50", "method": "card", "occurred_on": "2026-03-01"},
-    "billing:record_correction": {"correction": "credit", "amount": "5", "reason": "x", "occurred_on": "2026-03-01"},
+    "billing:record_payment": {"amount": "50", "method": "card", "occurred_on": TODAY},
+    "billing:record_correction": {"correction": "credit", "amount": "5", "reason": "x", "occurred_on": TODAY},
     "billing:details": {"company_name": "Hijacked"},
 }
 
@@ -389,7 +400,9 @@ def test_billing_viewers_read_but_cannot_record(acme, client_for):
 
 def test_the_payment_and_admin_roles_both_record(acme, client_for):
     for who in ("admin", "finance"):
-        response = client_for(acme.users[who]).post(reverse("billing:record_payment"), WRITES["billing:record_payment"])
+        response = client_for(acme.users[who]).post(
+            reverse("billing:record_payment"), sent(WRITES["billing:record_payment"])
+        )
         assert response.status_code == 302
     assert Transaction.objects.filter(kind="payment").count() == 2
 

@@ -2,7 +2,8 @@
 
 docker-compose.yml, Dockerfile, .dockerignore and .env.example are read as data and every command, module,
 copied file and environment variable they name is checked against the project; then `manage.py check
---deploy` runs in a subprocess with production settings and must print no warning.
+--deploy` runs in a subprocess with production settings and must print no warning, and a response served
+with those settings must carry HSTS and the enforced Content-Security-Policy.
 """
 
 import ast
@@ -468,14 +469,19 @@ def production_secrets() -> dict[str, str]:
     }
 
 
-def check_deploy(variables: dict[str, str]) -> str:
-    """Run `manage.py check --deploy` with only `variables` set among those settings read."""
+def environment_with(variables: dict[str, str]) -> dict[str, str]:
+    """This process's environment with only `variables` set among those settings read."""
     environment = {name: value for name, value in os.environ.items() if name not in settings_env_vars()}
     environment.update(variables, DJANGO_SETTINGS_MODULE="console.settings")
+    return environment
+
+
+def check_deploy(variables: dict[str, str]) -> str:
+    """Run `manage.py check --deploy` with only `variables` set among those settings read."""
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
         cwd=ROOT,
-        env=environment,
+        env=environment_with(variables),
         capture_output=True,
         text=True,
         timeout=180,
@@ -487,20 +493,46 @@ def check_deploy(variables: dict[str, str]) -> str:
     return output
 
 
+# The response headers of GET /healthz over HTTPS, as a browser would get them (an empty SQLite database answers).
+HEALTHZ_HEADERS = """
+import json, django
+django.setup()
+from django.test import Client
+response = Client().get("/healthz", secure=True, headers={"host": "console.example.com"})
+print(json.dumps({"status": response.status_code, **response.headers}))
+"""
+
+
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
-    check_deploy(
-        {
-            "DEBUG": "false",
-            **production_secrets(),
-            "ALLOWED_HOSTS": "console.example.com",
-            "HTTPS": "true",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'console.sqlite3'}",
-            "CONSOLE_VAR_DIR": str(tmp_path),
-        }
-    )
+    variables = {
+        "DEBUG": "false",
+        **production_secrets(),
+        "ALLOWED_HOSTS": "console.example.com",
+        "HTTPS": "true",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'console.sqlite3'}",
+        "CONSOLE_VAR_DIR": str(tmp_path),
+    }
+    check_deploy(variables)
     # The keys came from the environment: nothing was generated into the var directory.
     assert not (tmp_path / "secret_key").exists()
     assert not (tmp_path / "encryption_keys").exists()
+
+    # Responses carry the transport-security headers and the enforced Content-Security-Policy.
+    result = subprocess.run(
+        [sys.executable, "-c", HEALTHZ_HEADERS],
+        cwd=ROOT,
+        env=environment_with(variables),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    headers = json.loads(result.stdout.splitlines()[-1])
+    assert headers["status"] == 200, headers
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000"), headers
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy and "unsafe-" not in policy, policy
+    assert "Content-Security-Policy-Report-Only" not in headers
 
 
 def test_check_deploy_is_clean_with_the_compose_environment(tmp_path):

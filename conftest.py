@@ -35,6 +35,7 @@ def _fast_and_isolated_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.USAGE_SANDBOX = True
     settings.API_RATE_LIMIT_PER_SECOND = 0  # tests of the limit turn it on
+    settings.API_AUTH_FAILURE_LIMIT = 0  # tests of the lockout turn it on
     forget_recent_writes(pending_too=True)  # API credential use counts kept in this process
     settings.STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -151,6 +152,9 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
 BROWSER_TIMEOUT_MS = 10_000  # fail fast instead of Playwright's 30 s default
+# Blocked on purpose: ReDoc (the API docs page) shows Redocly's logo from their CDN and hides it when it
+# cannot load. Any other Content-Security-Policy violation fails the test.
+EXPECTED_CSP_VIOLATIONS = ("https://cdn.redoc.ly/",)
 
 
 @pytest.fixture(scope="module")
@@ -178,18 +182,29 @@ def chromium() -> Iterator:
 
 @pytest.fixture
 def new_page(chromium):
-    """`new_page()` opens a page in a fresh browser context (its own cookies, so its own session)."""
-    contexts = []
+    """`new_page()` opens a page in a fresh browser context (its own cookies, so its own session).
+
+    Chromium reports every Content-Security-Policy violation on the console; the test fails if any page
+    of its contexts had one.
+    """
+    contexts, violations = [], []
+
+    def note_violation(message) -> None:
+        expected = any(source in message.text for source in EXPECTED_CSP_VIOLATIONS)
+        if "Content Security Policy" in message.text and not expected:
+            violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
 
     def open_page():
         context = chromium.new_context(viewport={"width": 1280, "height": 800})
         context.set_default_timeout(BROWSER_TIMEOUT_MS)
+        context.on("console", note_violation)
         contexts.append(context)
         return context.new_page()
 
     yield open_page
     for context in contexts:
         context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

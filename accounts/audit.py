@@ -20,6 +20,7 @@ ACTIONS: dict[str, str] = {
     "auth.password_reset": "Password reset",
     "org.created": "Organization created",
     "org.updated": "Organization settings changed",
+    "org.ownership_transferred": "Ownership handed over",
     "invitation.sent": "Invitation sent",
     "invitation.resent": "Invitation resent",
     "invitation.accepted": "Invitation accepted",

@@ -6,6 +6,7 @@ message meant for the person who tried.
 """
 
 import secrets
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -15,13 +16,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from console.refusals import RuleViolation
+from console.text import one_line
+
 from . import audit
 from .models import Invitation, Membership, Organization, Role, User, hash_token
 from .permissions import ADMIN, BUILTIN_ROLES, MODULES
+from .sudo import asks_password
 
-
-class RuleViolation(Exception):
-    """An action that the console's rules refuse; the message explains why."""
+__all__ = ["RuleViolation"]  # re-exported: older imports name it here
 
 
 # Organizations ----------------------------------------------------------------------------------
@@ -87,15 +90,37 @@ def update_organization(actor: Membership, name: str, *, request=None) -> Organi
 # Roles ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class GrantPower:
+    """What a member may hand out, read once before anything changes: a role edited in the same
+    transaction (their own, say) must be judged against the power they had, not the power it gives them."""
+
+    levels: dict[str, int]  # module key -> rank
+    all_projects: bool
+    project_ids: frozenset[int]
+
+    @classmethod
+    def of(cls, role: Role) -> "GrantPower":
+        project_ids = frozenset() if role.all_projects else frozenset(role.projects.values_list("pk", flat=True))
+        return cls({m.key: role.rank(m.key) for m in MODULES}, role.all_projects, project_ids)
+
+    def covers(self, levels: dict[str, int], all_projects: bool, project_ids) -> bool:
+        if any(rank > self.levels[key] for key, rank in levels.items()):
+            return False
+        if self.all_projects:
+            return True
+        return not all_projects and set(project_ids) <= self.project_ids
+
+
 def can_grant(actor: Membership, role: Role) -> bool:
     """Nobody can hand out more than they hold: every level, and the project scope."""
-    if any(role.rank(m.key) > actor.role.rank(m.key) for m in MODULES):
-        return False
-    if actor.role.all_projects:
-        return True
-    if role.all_projects:
-        return False
-    return set(role.projects.values_list("pk", flat=True)) <= set(actor.role.projects.values_list("pk", flat=True))
+    return _grants(GrantPower.of(actor.role), role)
+
+
+def _grants(power: GrantPower, role: Role, project_ids=None) -> bool:
+    if project_ids is None:
+        project_ids = () if role.all_projects else role.projects.values_list("pk", flat=True)
+    return power.covers({m.key: role.rank(m.key) for m in MODULES}, role.all_projects, project_ids)
 
 
 def _current_actor(actor: Membership) -> Membership:
@@ -106,8 +131,8 @@ def _current_actor(actor: Membership) -> Membership:
     return fresh
 
 
-def _check_grantable(actor: Membership, role: Role) -> None:
-    if not can_grant(actor, role):
+def _check_grantable(actor: Membership, role: Role, power: GrantPower | None = None, project_ids=None) -> None:
+    if not _grants(power or GrantPower.of(actor.role), role, project_ids):
         raise RuleViolation(f"You cannot grant the role {role.name}: it holds more than your own role.")
 
 
@@ -120,12 +145,17 @@ def _set_role_fields(role: Role, name: str, levels: dict[str, str], all_projects
     role.projects.set([] if all_projects else projects)
 
 
+def _project_ids(all_projects: bool, projects) -> list[int]:
+    return [] if all_projects else [getattr(project, "pk", project) for project in projects]
+
+
 @transaction.atomic
 def create_role(actor: Membership, *, name, levels, all_projects=True, projects=(), request=None) -> Role:
     actor = _current_actor(actor)
+    power = GrantPower.of(actor.role)
     role = Role(organization=actor.organization)
     _set_role_fields(role, name, levels, all_projects, projects)
-    _check_grantable(actor, role)
+    _check_grantable(actor, role, power, _project_ids(all_projects, projects))
     audit.record("role.created", request=request, organization=actor.organization, target=name, levels=role.levels)
     return role
 
@@ -136,11 +166,22 @@ def update_role(actor: Membership, role: Role, *, name, levels, all_projects=Tru
     actor = _current_actor(actor)
     if role.is_builtin:
         raise RuleViolation("Built-in roles cannot be changed.")
-    _check_grantable(actor, role)
-    old = {"name": role.name, "levels": role.levels, "all_projects": role.all_projects}
+    power = GrantPower.of(actor.role)  # before the change: the role edited may be the actor's own
+    _check_grantable(actor, role, power)
+    old_project_ids = sorted(role.projects.values_list("pk", flat=True))
+    old = {"name": role.name, "levels": role.levels, "all_projects": role.all_projects, "projects": old_project_ids}
+    new_project_ids = sorted(_project_ids(all_projects, projects))
+    new_levels = {key: level for key, level in levels.items() if level != "none"}
+    if role.pk == actor.role_id and (
+        new_levels != role.levels or all_projects != role.all_projects or new_project_ids != old_project_ids
+    ):
+        raise RuleViolation(
+            f"You hold the role {role.name}: you cannot change its permissions or data scope. "
+            "Ask an Admin, or another member who may manage roles, to change it."
+        )
     _set_role_fields(role, name, levels, all_projects, projects)
-    _check_grantable(actor, role)
-    new = {"name": role.name, "levels": role.levels, "all_projects": role.all_projects}
+    _check_grantable(actor, role, power, new_project_ids)
+    new = {"name": role.name, "levels": role.levels, "all_projects": role.all_projects, "projects": new_project_ids}
     audit.record("role.updated", request=request, organization=actor.organization, target=name, old=old, new=new)
     return role
 
@@ -179,6 +220,11 @@ def change_member_role(actor: Membership, member: Membership, role: Role, *, req
     is_demotion = member.role.builtin_key == ADMIN and role.builtin_key != ADMIN
     if is_demotion and _admin_count(member.organization_id) <= 1:
         raise RuleViolation("The organization needs at least one Admin; make someone else Admin first.")
+    if is_demotion and member.is_owner:
+        raise RuleViolation(
+            f"{member.user.email} owns the organization and keeps the Admin role. The owner can hand over "
+            "ownership to another Admin (Make owner on the Members page); then this role can change."
+        )
     old_role = member.role.name
     member.role = role
     member.save(update_fields=["role"])
@@ -191,6 +237,34 @@ def change_member_role(actor: Membership, member: Membership, role: Role, *, req
         new_role=role.name,
     )
     return member
+
+
+@asks_password
+@transaction.atomic
+def transfer_ownership(actor: Membership, member: Membership, *, request=None) -> Organization:
+    """Make another Admin the owner. Only the owner can; the former owner stays an Admin."""
+    organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
+    member = Membership.objects.select_related("role", "user").filter(pk=member.pk).first()
+    if organization.owner_id != actor.user_id:
+        raise RuleViolation("Only the owner of the organization can hand over ownership.")
+    if member is None or member.organization_id != organization.pk:
+        raise RuleViolation("That person is not a member of this organization.")
+    if member.user_id == actor.user_id:
+        raise RuleViolation("You own this organization already.")
+    if member.role.builtin_key != ADMIN:
+        raise RuleViolation(f"Make {member.user.email} an Admin first: the owner is always an Admin.")
+    old_owner = actor.user.email
+    organization.owner = member.user
+    organization.save(update_fields=["owner"])
+    audit.record(
+        "org.ownership_transferred",
+        request=request,
+        actor=actor.user,
+        organization=organization,
+        target=member.user.email,
+        old_owner=old_owner,
+    )
+    return organization
 
 
 @transaction.atomic
@@ -221,7 +295,7 @@ def _send_invitation_mail(invitation: Invitation, token: str, request=None) -> N
     link = request.build_absolute_uri(path) if request is not None else path
     context = {"invitation": invitation, "link": link, "validity_days": settings.INVITATION_VALIDITY.days}
     send_mail(
-        subject=f"You are invited to {invitation.organization.name} on Console",
+        subject=one_line(f"You are invited to {invitation.organization.name} on Console"),
         message=render_to_string("accounts/email/invitation.txt", context),
         from_email=None,
         recipient_list=[invitation.email],

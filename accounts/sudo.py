@@ -2,20 +2,31 @@
 
 A correct password opens a short window (SUDO_WINDOW) in this session during which further destructive
 actions do not ask again. Wrong passwords count toward the sign-in lockout like failed sign-ins.
+
+The rule lives on the services, in one place: a service marked `@asks_password` refuses a request from a
+browser session that has not confirmed the password lately, whichever door the request came through (a
+page, the native API or Agora's API). Callers with an API credential, and commands (no request), are not
+asked: they hold no session password to re-enter. Pages read `needs_password` to offer the field.
 """
 
 from datetime import datetime
+from functools import wraps
 
 from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from console.refusals import RuleViolation
 from console.views import form_data
 
 from . import audit
 from .lockout import locked_until
 
 SESSION_KEY = "sudo_until"
+
+
+class PasswordRequired(RuleViolation):
+    """A destructive action from a browser session that has not confirmed the password lately."""
 
 
 def sudo_active(request) -> bool:
@@ -25,6 +36,39 @@ def sudo_active(request) -> bool:
 
 def grant_sudo(request) -> None:
     request.session[SESSION_KEY] = (timezone.now() + settings.SUDO_WINDOW).isoformat()
+
+
+def from_browser_session(request) -> bool:
+    """True for a request signed in with a browser session rather than an API credential."""
+    if request is None:
+        return False
+    from .api_credentials import Caller  # api_credentials builds on services, which this module imports
+
+    if isinstance(getattr(request, "auth", None), Caller):  # DRF: the credential the request authenticated with
+        return False
+    return hasattr(request, "session") and request.user.is_authenticated
+
+
+def needs_password(request) -> bool:
+    """True when a destructive action from this request must first confirm the password."""
+    return from_browser_session(request) and not sudo_active(request)
+
+
+def asks_password(service):
+    """Mark a service as destructive: see the module's docstring."""
+
+    @wraps(service)
+    def guarded(actor, *args, request=None, **kwargs):
+        if needs_password(request):
+            raise PasswordRequired(
+                "Confirm your password first: this action asks for it. In the console the page asks; "
+                "through an API, use an API credential or confirm it in the console within the last "
+                f"{int(settings.SUDO_WINDOW.total_seconds() // 60)} minutes."
+            )
+        return service(actor, *args, request=request, **kwargs)
+
+    guarded.asks_password = True
+    return guarded
 
 
 class PasswordConfirmForm(forms.Form):
@@ -50,8 +94,8 @@ class PasswordConfirmForm(forms.Form):
 
 
 def confirmation_form(request):
-    """The password form when this session is not in sudo mode, else None (nothing to confirm)."""
-    if sudo_active(request):
+    """The password form when this session must confirm the password, else None (nothing to confirm)."""
+    if not needs_password(request):
         return None
     return PasswordConfirmForm(form_data(request), request=request)
 

@@ -25,6 +25,7 @@ from accounts import audit
 from accounts.models import Membership, Organization
 from accounts.notifications import notify
 from accounts.services import RuleViolation
+from console.text import one_line
 from usage.signals import usage_updated
 
 from .estimate import month_seconds, month_to_date
@@ -209,7 +210,7 @@ def _wording(organization, alert: UsageAlert, firing: AlertFiring) -> tuple[str,
 
 def _mails(organization, title: str, body: str, firing: AlertFiring, members, where: str) -> list[EmailMessage]:
     alert = firing.alert
-    subject = " ".join(f"[{organization.name}] {title}".split())  # a header holds no line breaks
+    subject = one_line(f"[{organization.name}] {title}")  # a header holds no line breaks
     text = render_to_string(
         "billing/email/usage_alert.txt",
         {

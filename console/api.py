@@ -1,7 +1,10 @@
 """What every API view shares: errors as {"message": ...} with a 4xx status, the schema class that documents
-them (and X-Request-ID) on every operation, and per-action module permissions for viewsets."""
+them (and X-Request-ID) on every operation, the base of every serializer (strict text input), and per-action
+module permissions for viewsets."""
 
-from django.core.exceptions import PermissionDenied
+from collections.abc import Mapping
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -12,6 +15,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.access import module_permission
 from accounts.services import RuleViolation
+from accounts.sudo import PasswordRequired
+from console.parsers import MAX_BYTES, PayloadTooLarge
+from console.text import refuse_control_characters
 
 
 def _flatten(detail) -> str:
@@ -29,8 +35,14 @@ class Conflict(exceptions.APIException):
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, RuleViolation):  # a rule of the console refused the action: the caller can fix it
+    if isinstance(exc, PasswordRequired):  # the same refusal as a page's password prompt, whichever door
+        exc = exceptions.PermissionDenied(str(exc))
+    elif isinstance(exc, RuleViolation):  # a rule of the console refused the action: the caller can fix it
         exc = exceptions.ValidationError(str(exc))
+    elif isinstance(exc, RequestDataTooBig):  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, when a body is read whole
+        exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):  # e.g. too many fields in a query: the caller's input, not a fault
+        exc = exceptions.ParseError("The request is malformed or has too many parameters.")
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
@@ -47,11 +59,71 @@ def error(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
     return Response({"message": message}, status=code)
 
 
+# Serializers ------------------------------------------------------------------------------------
+
+# style= of a CharField that takes several lines of text; every other CharField takes one line.
+MULTILINE = {"base_template": "textarea.html"}
+
+
+def is_multiline(field) -> bool:
+    return field.style.get("base_template") == MULTILINE["base_template"]
+
+
+def _text_fields(field) -> list[serializers.CharField]:
+    """`field` itself when it takes text, or a list's or dict's text items."""
+    if isinstance(field, serializers.CharField):
+        return [field]
+    child = getattr(field, "child", None)  # ListField, DictField (a nested serializer checks its own fields)
+    return [child] if isinstance(child, serializers.CharField) else []
+
+
+def _not_text(field, value) -> bool:
+    """True when a text field was given a JSON value that is not a string (null is for allow_null to judge)."""
+    if value is serializers.empty or value is None or not _text_fields(field):
+        return False
+    if isinstance(field, serializers.CharField):
+        return not isinstance(value, str)
+    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, list) else []
+    return any(item is not None and not isinstance(item, str) for item in items)
+
+
+class StrictInput:
+    """The input rules of every serializer of the console, in one place:
+    - a text field takes a JSON string, never a number or another type turned into one (1e999 is not "inf");
+    - a single-line text field refuses control characters (console.text); mark a multi-line one with
+      `style=MULTILINE`;
+    - input that is not an object is refused (DRF's own rule), so wrong JSON types answer 400.
+    Every writable text field names its max_length (a test walks every serializer)."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            for text in _text_fields(field):
+                if not is_multiline(text) and refuse_control_characters not in text.validators:
+                    text.validators.append(refuse_control_characters)
+        return fields
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            wrong = [field.field_name for field in self._writable_fields if _not_text(field, field.get_value(data))]
+            if wrong:
+                raise serializers.ValidationError(dict.fromkeys(wrong, ["Not a valid string."]))
+        return super().to_internal_value(data)
+
+
+class Serializer(StrictInput, serializers.Serializer):
+    pass
+
+
+class ModelSerializer(StrictInput, serializers.ModelSerializer):
+    pass
+
+
 # The schema -------------------------------------------------------------------------------------
 
 
-class ErrorSerializer(serializers.Serializer):
-    message = serializers.CharField(help_text="What went wrong, in words for people.")
+class ErrorSerializer(Serializer):
+    message = serializers.CharField(read_only=True, help_text="What went wrong, in words for people.")
 
 
 ERROR_RESPONSES = {
@@ -59,8 +131,11 @@ ERROR_RESPONSES = {
     "401": "No credentials, or wrong ones.",
     "403": "The caller's role does not allow this.",
     "404": "No such object among those the caller may see (or a cursor that is not valid).",
-    "429": "Too many requests for this endpoint: wait Retry-After seconds.",
+    "429": "Too many requests for this endpoint, or too many failed authentications from the caller's address: "
+    "wait Retry-After seconds.",
 }
+# Operations that take a body also answer this.
+BODY_ERROR_RESPONSES = {"413": f"The body is larger than the API reads ({MAX_BYTES:,} bytes)."}
 REQUEST_ID = OpenApiParameter(
     "X-Request-ID",
     str,
@@ -84,7 +159,8 @@ class ConsoleAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response" or any(isinstance(p, AllowAny) for p in self.view.get_permissions()):
             return responses
-        for code, description in ERROR_RESPONSES.items():
+        errors = {**ERROR_RESPONSES, **(BODY_ERROR_RESPONSES if self.method in ("POST", "PUT", "PATCH") else {})}
+        for code, description in errors.items():
             if code not in responses:
                 error = OpenApiResponse(ErrorSerializer, description=description)
                 responses[code] = self._get_response_for_code(error, code, direction=direction)

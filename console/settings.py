@@ -6,6 +6,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 
 from console.devkeys import new_fernet_key, new_secret_key, read_or_create
 
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "console",
     "accounts",
     "projects",
@@ -50,6 +52,7 @@ MIDDLEWARE = [
     "console.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,6 +117,10 @@ PROJECT_LIMIT = env.int("PROJECT_LIMIT", default=20)
 TOKEN_API_MAX_EXPIRE = env.int("TOKEN_API_MAX_EXPIRE", default=86_400)
 # Both APIs: requests per second per organization per endpoint before 429 (0 turns the limit off).
 API_RATE_LIMIT_PER_SECOND = env.int("API_RATE_LIMIT_PER_SECOND", default=10)
+# Both APIs: failed HTTP Basic authentications per client address within the window before every further
+# Basic attempt from it is refused (429, the secret not checked) until the window has passed (0: no limit).
+API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=10)
+API_AUTH_FAILURE_WINDOW_MINUTES = env.int("API_AUTH_FAILURE_WINDOW_MINUTES", default=15)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -123,7 +130,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["console.throttling.OrganizationEndpointThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["console.parsers.JsonParser"],  # bounded size and depth
     "EXCEPTION_HANDLER": "console.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "console.pagination.ConsoleCursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -219,6 +226,9 @@ USAGE_UPSTREAM_URL = env.str("USAGE_UPSTREAM_URL", default="") or f"http://127.0
 USAGE_SANDBOX = env.bool("USAGE_SANDBOX", default=DEBUG)
 USAGE_HTTP_TIMEOUT = env.float("USAGE_HTTP_TIMEOUT", default=10.0)
 USAGE_HTTP_RETRIES = env.int("USAGE_HTTP_RETRIES", default=4)
+# Hosts ("host" or "host:port") an organization's own upstream URL may name although they resolve to a loopback
+# or private address (for a development setup). Empty in production: user-typed URLs reach public addresses only.
+USAGE_UPSTREAM_ALLOWED_HOSTS = env.list("USAGE_UPSTREAM_ALLOWED_HOSTS", default=[])
 # Misbehaviour of the sandbox, for tests only: {"error_rate": 0.3, "faults": ["500", "429", "slow", "malformed"]}.
 USAGE_SANDBOX_FAULTS: dict = {}
 
@@ -234,6 +244,20 @@ if env.bool("TRUST_PROXY_HTTPS_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy, enforced on every page: scripts, styles and everything else come from this
+# server only, with no inline script, event handler or style attribute. Templates keep to it (a test scans
+# them); the API docs page widens it for ReDoc alone (console/api_urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -8,20 +8,18 @@ rules, locks and audit entries. Decisions:
   like the page's reveal.
 - Certificate operations take an optional `expected_version` (the certificates_version last read): when the
   certificates moved since, nothing is done and the answer is 409. A refused operation is 400.
-- A browser session must be in sudo mode (password confirmed in the console) for the operations the pages
-  ask the password for; callers with an API credential are not asked.
+- A browser session must have confirmed its password in the console lately for the operations the pages
+  ask it for (the services refuse otherwise, 403: accounts.sudo); callers with an API credential are not asked.
 """
 
 import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
 from accounts.access import get_for_member, restrict
 from accounts.services import RuleViolation
-from accounts.sudo import sudo_active
 from console.api import Conflict, ErrorSerializer, ModulePermissionMixin
 
 from . import services
@@ -202,12 +200,6 @@ class CertificateViewSet(ModulePermissionMixin, viewsets.GenericViewSet):
         spec = CERTIFICATE_OPERATIONS[name]
         project = _project(self.membership, self.kwargs["project_id"])
         expected = _valid(CertificateOperationSerializer, request).get("expected_version")
-        if spec.destructive and isinstance(request.successful_authenticator, SessionAuthentication):
-            if not sudo_active(request):
-                raise exceptions.PermissionDenied(
-                    "Confirm your password in the console first (this operation asks for it there), "
-                    "or call with an API credential."
-                )
         try:
             spec.service(self.membership, project, expected_version=expected, request=request)
         except RuleViolation:

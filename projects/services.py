@@ -18,15 +18,18 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import Membership, Organization
+from accounts.models import Invitation, Membership, Organization, Role
 from accounts.permissions import ADMIN
 from accounts.services import RuleViolation
+from accounts.sudo import asks_password
+from console.text import one_line
 
 from .models import Certificate, Project, new_certificate_value
 
 audit.register_actions(
     {
         "project.created": "Project created",
+        "role.scope_widened": "Role's data scope widened to a new project",
         "project.updated": "Project settings changed",
         "project.enabled": "Project enabled",
         "project.disabled": "Project disabled",
@@ -81,12 +84,21 @@ def create_project(
     organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
     _check_project_limit(organization)
     _check_name_free(organization, name)
+    scoped_role = _scope_to_widen(actor)
     project = Project.objects.create(
         organization=organization, name=name, use_case=use_case, region=region, mechanism=mechanism, stage=stage
     )
-    if not actor.role.all_projects:
-        # A member limited to selected projects keeps seeing what they create.
-        project.roles.add(actor.role)
+    if scoped_role is not None:
+        project.roles.add(scoped_role)
+        audit.record(
+            "role.scope_widened",
+            request=request,
+            organization=organization,
+            target=scoped_role.name,
+            project=project.name,
+            project_id=project.project_id,
+            reason="created by the role's only holder",
+        )
     if mechanism == Project.Mechanism.SECURED:
         _new_certificate(project, Certificate.Slot.PRIMARY)
     audit.record(
@@ -98,6 +110,24 @@ def create_project(
         mechanism=mechanism,
     )
     return project
+
+
+def _scope_to_widen(actor: Membership) -> Role | None:
+    """The role whose project scope a new project joins, so that its creator keeps seeing it: None for a role
+    that sees every project. A role limited to selected projects widens only when the creator holds it alone;
+    a role shared with others (or offered by a pending invitation) must not grow behind their back."""
+    role = Role.objects.select_for_update().get(pk=actor.role_id)
+    if role.all_projects:
+        return None
+    others = Membership.objects.filter(role=role).exclude(pk=actor.pk).count()
+    invited = Invitation.objects.pending().filter(role=role).count()
+    if others or invited:
+        raise RuleViolation(
+            f"Your role {role.name} sees selected projects only, and {others + invited} other member(s) or "
+            "invitation(s) share it: a project you create would appear for them too. Ask an Admin to create "
+            "the project, or to give you a role of your own."
+        )
+    return role
 
 
 def _locked(project: Project) -> Project:
@@ -207,7 +237,7 @@ def _mail_admins(project: Project, action: str, actor_email: str) -> None:
         "projects/email/certificate_changed.txt",
         {"project": project, "label": label, "actor": actor_email, "when": timezone.now()},
     )
-    subject = f"[{project.organization.name}] {label}: {project.name}"
+    subject = one_line(f"[{project.organization.name}] {label}: {project.name}")
     send_mass_mail([(subject, body, None, [email]) for email in recipients], fail_silently=True)
 
 
@@ -275,6 +305,7 @@ def enable_secondary(actor: Membership, project: Project, *, expected_version=No
 _CONTENT_FIELDS = ("value", "fingerprint", "value_created_at", "retired_at")
 
 
+@asks_password
 @transaction.atomic
 def swap_certificates(actor: Membership, project: Project, *, expected_version=None, request=None) -> Project:
     """The secondary becomes the primary and the primary becomes the (enabled) secondary.
@@ -309,6 +340,7 @@ def swap_certificates(actor: Membership, project: Project, *, expected_version=N
     return project
 
 
+@asks_password
 @transaction.atomic
 def disable_secondary(actor: Membership, project: Project, *, expected_version=None, request=None) -> Certificate:
     project = _begin_certificate_change(project, expected_version)
@@ -324,6 +356,7 @@ def disable_secondary(actor: Membership, project: Project, *, expected_version=N
     return secondary
 
 
+@asks_password
 @transaction.atomic
 def delete_secondary(actor: Membership, project: Project, *, expected_version=None, request=None) -> None:
     """Irreversible: tokens signed with the secondary certificate stop working for good."""
@@ -336,6 +369,7 @@ def delete_secondary(actor: Membership, project: Project, *, expected_version=No
     _finish_certificate_change(project, "certificate.secondary_deleted", request, notify=True, fingerprint=fingerprint)
 
 
+@asks_password
 @transaction.atomic
 def reset_primary(actor: Membership, project: Project, *, expected_version=None, request=None) -> Certificate:
     """A new primary value at once (REST `reset_signkey`); enables the primary if it was off.
@@ -363,6 +397,7 @@ def reset_primary(actor: Membership, project: Project, *, expected_version=None,
     return primary
 
 
+@asks_password
 @transaction.atomic
 def require_tokens(actor: Membership, project: Project, *, expected_version=None, request=None) -> Project:
     """End App-ID-only access: from now on clients need a token ("delete No certificate")."""

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.access import get_for_member, member_required, restrict
-from accounts.sudo import grant_sudo, sudo_active
+from accounts.sudo import grant_sudo, needs_password
 from console.changelist import Changelist, Column, Filter
 from console.views import confirm, form_data, form_page
 
@@ -263,7 +263,6 @@ class CertificateOperation:
     label: str
     service: object
     consequences: list[str] = field(default_factory=list)
-    destructive: bool = True  # asks for the password (sudo mode)
     danger: bool = True  # red styling: something stops working
     slot: str | None = None  # the certificate acted on, named by its fingerprint on the page
     done: str = "Done."
@@ -276,7 +275,6 @@ CERTIFICATE_OPERATIONS = {
         "Enable primary certificate",
         services.enable_primary,
         ["Clients that join with the App ID only keep working until you require tokens."],
-        destructive=False,
         done="The primary certificate is enabled.",
     ),
     "enable_secondary": CertificateOperation(
@@ -284,7 +282,6 @@ CERTIFICATE_OPERATIONS = {
         "Tokens signed with either certificate are accepted. This is step 1 of a rotation.",
         "Enable secondary certificate",
         services.enable_secondary,
-        destructive=False,
         done="The secondary certificate is enabled.",
     ),
     "swap": CertificateOperation(
@@ -354,7 +351,7 @@ def certificate_operation(request, project_id, operation):
         raise Http404("No such certificate operation.")
     project = _project(request, project_id)
     detail_url = reverse("projects:detail", args=[project.project_id])
-    ask_password = spec.destructive and not sudo_active(request)
+    ask_password = getattr(spec.service, "asks_password", False) and needs_password(request)
     # The version the person saw on the page that linked here, so a change in between is caught too.
     seen = request.GET.get("version", "")
     initial = {"version": int(seen) if seen.isdigit() else project.certificates_version}

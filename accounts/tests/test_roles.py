@@ -297,6 +297,7 @@ def test_edit_a_custom_role(acme, admin_client, custom_role):
         "name": "Auditors",
         "levels": {"audit": "view", "usage": "view"},
         "all_projects": True,
+        "projects": [],
     }
 
 

@@ -93,3 +93,20 @@ def loopback_only(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", checked_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", checked_connect_ex)
+
+
+@pytest.fixture
+def upstream():
+    """`upstream(answer)` starts a fake upstream on 127.0.0.1; every one started is stopped after the test."""
+    from .test_client import FakeUpstream  # the fake lives with the client's tests, its first users
+
+    started = []
+
+    def start(answer):
+        fake = FakeUpstream(answer)
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.close()

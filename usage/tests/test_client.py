@@ -117,21 +117,6 @@ def usage_body(*days: date, usage: dict | None = None) -> dict:
     }
 
 
-@pytest.fixture
-def upstream():
-    """`upstream(answer)` starts a fake upstream; every one started is stopped after the test."""
-    started = []
-
-    def start(answer):
-        fake = FakeUpstream(answer)
-        started.append(fake)
-        return fake
-
-    yield start
-    for fake in started:
-        fake.close()
-
-
 class Sleeps(list):
     """Stands in for time.sleep: remembers each delay asked for."""
 

@@ -27,7 +27,7 @@ from usage.client import UpstreamClient, UpstreamError
 from usage.models import ProjectMapping, PullRun, Upstream
 from usage.pulling import create_run, execute_run
 from usage.tests.conftest import PUBLIC
-from usage.tests.test_client import DAY, FakeUpstream, Reply, Sleeps, scripted
+from usage.tests.test_client import DAY, Reply, Sleeps, scripted
 
 SECRET = "internal-secret-5be1c0"  # what an internal service would answer; never shown anywhere
 
@@ -35,21 +35,6 @@ SECRET = "internal-secret-5be1c0"  # what an internal service would answer; neve
 @pytest.fixture
 def admin_client(acme, client_for):
     return client_for(acme.users["admin"])
-
-
-@pytest.fixture
-def fake():
-    """`fake(answer)` starts an HTTP server on 127.0.0.1; all are stopped after the test."""
-    started = []
-
-    def start(answer):
-        server = FakeUpstream(answer)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.close()
 
 
 def in_turn(*answers):
@@ -216,9 +201,9 @@ def test_an_allowed_host_may_be_saved(acme, admin_client, settings):
 # Connecting ---------------------------------------------------------------------------------------
 
 
-def test_a_name_that_later_resolves_to_loopback_is_refused_on_connect(acme, admin_client, resolver, fake, settings):
+def test_a_name_that_later_resolves_to_loopback_is_refused_on_connect(acme, admin_client, resolver, upstream, settings):
     settings.USAGE_HTTP_RETRIES = 0
-    internal = fake(scripted(Reply(404, {"message": SECRET})))
+    internal = upstream(scripted(Reply(404, {"message": SECRET})))
     port = internal.server.server_address[1]
     resolver.answers["rebind.example.test"] = in_turn([PUBLIC], ["127.0.0.1"])
     assert save(admin_client, f"http://rebind.example.test:{port}").status_code == 302
@@ -230,14 +215,14 @@ def test_a_name_that_later_resolves_to_loopback_is_refused_on_connect(acme, admi
         "rebind.example.test points to a loopback, private or otherwise internal address."
     )
     assert internal.seen == []  # nothing was sent
-    upstream = Upstream.objects.get(organization=acme.organization)
-    assert upstream.last_check_result.startswith("Failed: Cannot call the upstream")
+    stored = Upstream.objects.get(organization=acme.organization)
+    assert stored.last_check_result.startswith("Failed: Cannot call the upstream")
     assert SECRET not in page(admin_client, "usage:settings")
 
 
-def test_the_hourly_pull_is_refused_on_connect_too(acme, resolver, fake, settings):
+def test_the_hourly_pull_is_refused_on_connect_too(acme, resolver, upstream, settings):
     settings.USAGE_HTTP_RETRIES = 0
-    internal = fake(scripted(Reply(500, SECRET)))
+    internal = upstream(scripted(Reply(500, SECRET)))
     port = internal.server.server_address[1]
     resolver.answers["rebind.example.test"] = ["127.0.0.1"]
     Upstream.objects.filter(organization=acme.organization).update(base_url=f"http://rebind.example.test:{port}")
@@ -248,10 +233,10 @@ def test_the_hourly_pull_is_refused_on_connect_too(acme, resolver, fake, setting
     assert internal.seen == []
 
 
-def test_a_base_url_stored_around_the_form_is_checked_on_connect(acme, admin_client, fake, settings):
+def test_a_base_url_stored_around_the_form_is_checked_on_connect(acme, admin_client, upstream, settings):
     """Written as an integer, 127.0.0.1 passes no form, but a row may hold it (the admin site, an old row)."""
     settings.USAGE_HTTP_RETRIES = 0
-    internal = fake(scripted(Reply(200, {"projects": []})))
+    internal = upstream(scripted(Reply(200, {"projects": []})))
     port = internal.server.server_address[1]
     for url in (f"http://0x7f000001:{port}", f"http://2130706433:{port}", f"http://127.0.0.1:{port}/x#"):
         Upstream.objects.filter(organization=acme.organization).update(base_url=url)
@@ -260,10 +245,10 @@ def test_a_base_url_stored_around_the_form_is_checked_on_connect(acme, admin_cli
     assert internal.seen == []
 
 
-def test_every_address_is_checked_and_the_checked_one_is_contacted(monkeypatch, resolver, fake):
+def test_every_address_is_checked_and_the_checked_one_is_contacted(monkeypatch, resolver, upstream):
     """A name whose addresses all pass is contacted at the very address checked, with its own name as Host."""
     monkeypatch.setattr(egress, "is_public", lambda address: address == "127.0.0.1")  # loopback plays public
-    server = fake(scripted(Reply(200, {"projects": []})))
+    server = upstream(scripted(Reply(200, {"projects": []})))
     port = server.server.server_address[1]
     resolver.answers["api.example.test"] = ["127.0.0.1"]
     client = UpstreamClient(f"http://api.example.test:{port}", "id", "secret", retries=0, guarded=True)
@@ -303,13 +288,13 @@ def self_signed(tmp_path, name: str) -> tuple[str, str]:
 
 
 def test_tls_is_checked_against_the_host_name_while_connecting_to_the_checked_address(
-    monkeypatch, resolver, fake, tmp_path
+    monkeypatch, resolver, upstream, tmp_path
 ):
     monkeypatch.setattr(egress, "is_public", lambda address: address == "127.0.0.1")  # loopback plays public
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # they would win over session.verify
         monkeypatch.delenv(name, raising=False)
     cert_file, key_file = self_signed(tmp_path, "api.example.test")
-    server = fake(scripted(Reply(200, {"projects": []})))
+    server = upstream(scripted(Reply(200, {"projects": []})))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_file, key_file)
     names = []
@@ -330,8 +315,8 @@ def test_tls_is_checked_against_the_host_name_while_connecting_to_the_checked_ad
     assert len(server.seen) == 1
 
 
-def test_a_proxy_from_the_environment_does_not_bypass_the_check(monkeypatch, resolver, fake):
-    proxy = fake(scripted(Reply(200, {"projects": []})))
+def test_a_proxy_from_the_environment_does_not_bypass_the_check(monkeypatch, resolver, upstream):
+    proxy = upstream(scripted(Reply(200, {"projects": []})))
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.setenv("NO_PROXY", "")
     resolver.answers["inside.example.test"] = ["10.0.0.3"]
@@ -348,10 +333,10 @@ def test_the_built_in_upstream_is_the_operators_and_not_guarded(acme):
     assert UpstreamClient.for_upstream(upstream).guarded
 
 
-def test_redirects_are_not_followed(acme, admin_client, fake, settings):
+def test_redirects_are_not_followed(acme, admin_client, upstream, settings):
     settings.USAGE_HTTP_RETRIES = 0
-    target = fake(scripted(Reply(200, {"projects": [], "note": SECRET})))
-    hop = fake(scripted(Reply(302, "", {"Location": f"{target.url}/dev/v1/projects"})))
+    target = upstream(scripted(Reply(200, {"projects": [], "note": SECRET})))
+    hop = upstream(scripted(Reply(302, "", {"Location": f"{target.url}/dev/v1/projects"})))
     settings.USAGE_UPSTREAM_ALLOWED_HOSTS = [urlsplit(hop.url).netloc, urlsplit(target.url).netloc]
     Upstream.objects.filter(organization=acme.organization).update(base_url=hop.url)
     message = last_message(admin_client.post(reverse("usage:test_connection")))
@@ -374,9 +359,9 @@ def test_redirects_are_not_followed(acme, admin_client, fake, settings):
         (200, {"projects": [{"id": SECRET, "vendor_key": 5}]}),  # not the expected shape
     ],
 )
-def test_test_connection_shows_the_status_never_the_body(acme, admin_client, fake, settings, status, body):
+def test_test_connection_shows_the_status_never_the_body(acme, admin_client, upstream, settings, status, body):
     settings.USAGE_HTTP_RETRIES = 0
-    server = fake(scripted(Reply(status, body)))
+    server = upstream(scripted(Reply(status, body)))
     settings.USAGE_UPSTREAM_ALLOWED_HOSTS = [urlsplit(server.url).netloc]
     assert save(admin_client, server.url).status_code == 302
 
@@ -391,15 +376,15 @@ def test_test_connection_shows_the_status_never_the_body(acme, admin_client, fak
     assert server.seen  # the server was asked: the body was there to leak
 
 
-def test_bad_usage_values_are_refused_without_repeating_them(fake):
+def test_bad_usage_values_are_refused_without_repeating_them(upstream):
     entry = {"date": f"{DAY}T00:00:00Z", "usage": {"durationVideoHd": SECRET}}
-    server = fake(scripted(Reply(200, {"usages": [entry]})))
+    server = upstream(scripted(Reply(200, {"usages": [entry]})))
     client = UpstreamClient(server.url, "id", "secret", retries=0)
     with pytest.raises(UpstreamError, match="durationVideoHd") as raised:
         client.usage("p1", DAY, DAY)
     assert SECRET not in str(raised.value)
 
-    server = fake(scripted(Reply(200, {"usages": [{"date": SECRET, "usage": {}}]})))
+    server = upstream(scripted(Reply(200, {"usages": [{"date": SECRET, "usage": {}}]})))
     with pytest.raises(UpstreamError, match="cannot be read") as raised:
         UpstreamClient(server.url, "id", "secret", retries=0).usage("p1", DAY, DAY)
     assert SECRET not in str(raised.value)

@@ -223,7 +223,7 @@ def change_member_role(actor: Membership, member: Membership, role: Role, *, req
     if is_demotion and member.is_owner:
         raise RuleViolation(
             f"{member.user.email} owns the organization and keeps the Admin role. The owner can hand over "
-            "ownership to another Admin (Make owner on the Members page); then this role can change."
+            "ownership to another Admin; then this role can change."
         )
     old_role = member.role.name
     member.role = role

@@ -113,4 +113,4 @@ class AuditViewSet(ModulePermissionMixin, mixins.ListModelMixin, viewsets.Generi
     def get_queryset(self):
         if self.is_schema_view:
             return AuditEntry.objects.none()
-        return audit.entries_for(self.membership.organization)
+        return audit.entries_for(self.membership.organization, self.membership)

@@ -18,6 +18,7 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
+from console.forms import Form
 from console.views import confirm, form_data
 
 from . import api_credentials
@@ -30,7 +31,7 @@ EXAMPLE_PATH = "/dev/v1/projects"  # Agora's "list projects", served by this con
 SUBMISSION_SECONDS = 24 * 3600  # how long a form's one-time id is remembered (against a re-sent POST)
 
 
-class NewCredentialForm(forms.Form):
+class NewCredentialForm(Form):
     name = forms.CharField(
         label="Name (optional)",
         max_length=ApiCredential._meta.get_field("name").max_length,

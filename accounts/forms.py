@@ -4,6 +4,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.utils.timesince import timeuntil
 
+from console.forms import Form, ModelForm, TextRules
+
 from . import audit
 from .lockout import locked_until
 from .models import Organization, Role, User
@@ -11,7 +13,7 @@ from .permissions import MODULES
 from .services import can_grant
 
 
-class LoginForm(AuthenticationForm):
+class LoginForm(TextRules, AuthenticationForm):
     """Django's sign-in form (fields `username`, `password`) with brute-force protection."""
 
     username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
@@ -55,7 +57,7 @@ def password_fields():
     )
 
 
-class SignUpForm(PasswordPairMixin, forms.Form):
+class SignUpForm(PasswordPairMixin, Form):
     name = forms.CharField(max_length=150, label="Your name")
     email = forms.EmailField(label="Email")
     organization = forms.CharField(max_length=100, label="Organization name", help_text="Your company or team.")
@@ -71,7 +73,7 @@ class SignUpForm(PasswordPairMixin, forms.Form):
         return User(email=self.cleaned_data.get("email", ""), name=self.cleaned_data.get("name", ""))
 
 
-class AcceptInvitationForm(PasswordPairMixin, forms.Form):
+class AcceptInvitationForm(PasswordPairMixin, Form):
     name = forms.CharField(max_length=150, label="Your name")
     password1, password2 = password_fields()
 
@@ -83,7 +85,7 @@ class AcceptInvitationForm(PasswordPairMixin, forms.Form):
         return User(email=self.email, name=self.cleaned_data.get("name", ""))
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(ModelForm):
     class Meta:
         model = User
         fields = ["name"]
@@ -91,7 +93,7 @@ class ProfileForm(forms.ModelForm):
         help_texts = {"name": "Shown to the other members of your organizations."}
 
 
-class OrganizationForm(forms.ModelForm):
+class OrganizationForm(ModelForm):
     class Meta:
         model = Organization
         fields = ["name"]
@@ -109,7 +111,7 @@ def grantable_roles(actor):
     return Role.objects.filter(pk__in=[role.pk for role in roles if can_grant(actor, role)])
 
 
-class InviteForm(forms.Form):
+class InviteForm(Form):
     email = forms.EmailField(help_text="The invitation link is valid for 7 days and works once.")
     role = GrantableRoleField(queryset=Role.objects.none(), empty_label=None)
 
@@ -118,7 +120,7 @@ class InviteForm(forms.Form):
         self.fields["role"].queryset = grantable_roles(actor)
 
 
-class MemberRoleForm(forms.Form):
+class MemberRoleForm(Form):
     role = GrantableRoleField(queryset=Role.objects.none(), empty_label=None)
 
     def __init__(self, *args, actor, **kwargs):
@@ -126,7 +128,7 @@ class MemberRoleForm(forms.Form):
         self.fields["role"].queryset = grantable_roles(actor)
 
 
-class RoleForm(forms.Form):
+class RoleForm(Form):
     """A custom role: one radio group per module and a data scope, like the "Add Team" dialog."""
 
     name = forms.CharField(max_length=60)

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from console.append_only import AppendOnlyModel
+from console.text import TEXT_MAX, length_at_most
 
 from .permissions import MODULES, MODULES_BY_KEY, full_levels
 
@@ -236,6 +237,15 @@ class AuditEntry(AppendOnlyModel):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # The project an entry is about: a member who sees selected projects only reads the entries about those
+    # (accounts.audit.entries_for). Deleting the project empties `project` but not `about_project`, so its
+    # entries never pass for organization-level ones.
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    about_project = models.BooleanField(
+        default=False, help_text="About a project (kept when the project is deleted); false for organization-level."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -243,6 +253,12 @@ class AuditEntry(AppendOnlyModel):
         indexes = [
             models.Index(fields=["organization", "-created_at"]),
             models.Index(fields=["action", "created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(project__isnull=True) | models.Q(about_project=True),
+                name="auditentry_project_is_about_project",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -257,7 +273,7 @@ class Notification(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     title = models.CharField(max_length=200)
-    body = models.TextField(blank=True)
+    body = models.TextField(blank=True, max_length=TEXT_MAX)
     link = models.CharField(max_length=300, blank=True, help_text="A console path to open, e.g. /billing/.")
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -265,6 +281,7 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["recipient", "organization", "read_at"])]
+        constraints = [length_at_most("body", TEXT_MAX)]
 
     def __str__(self) -> str:
         return self.title

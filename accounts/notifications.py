@@ -12,6 +12,7 @@ from django.utils import timezone
 from .models import Notification, Organization, User
 
 TITLE_LENGTH = Notification._meta.get_field("title").max_length
+BODY_LENGTH = Notification._meta.get_field("body").max_length
 LINK_LENGTH = Notification._meta.get_field("link").max_length
 
 
@@ -28,7 +29,7 @@ def notify(
             organization=organization,
             recipient=user,
             title=title[:TITLE_LENGTH],
-            body=body,
+            body=body[:BODY_LENGTH],
             link=link,
             created_at=now,
         )

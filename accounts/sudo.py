@@ -16,6 +16,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
+from console.forms import Form
 from console.refusals import RuleViolation
 from console.views import form_data
 
@@ -71,7 +72,7 @@ def asks_password(service):
     return guarded
 
 
-class PasswordConfirmForm(forms.Form):
+class PasswordConfirmForm(Form):
     password = forms.CharField(
         label="Your password",
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),

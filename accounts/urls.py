@@ -44,6 +44,7 @@ urlpatterns = [
     path("members/invite/", views.invite_member, name="invite_member"),
     path("members/<int:pk>/role/", views.change_member_role, name="change_member_role"),
     path("members/<int:pk>/remove/", views.remove_member, name="remove_member"),
+    path("members/<int:pk>/make-owner/", views.make_owner, name="make_owner"),
     path("members/invitations/<int:pk>/resend/", views.resend_invitation, name="resend_invitation"),
     path("members/invitations/<int:pk>/revoke/", views.revoke_invitation, name="revoke_invitation"),
     path("members/roles/", views.role_list, name="roles"),

@@ -3,13 +3,14 @@ from decimal import Decimal
 from django import forms
 
 from accounts.models import Organization
+from console.forms import Form
 
 from .alerts import MAX_ALERTS, threshold_problem
 from .fields import MoneyField
 from .models import UsageAlert
 
 
-class AlertForm(forms.Form):
+class AlertForm(Form):
     metric = forms.ChoiceField(
         label="Alert on", choices=UsageAlert.Metric.choices, initial=UsageAlert.Metric.MINUTES, widget=forms.RadioSelect
     )

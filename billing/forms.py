@@ -4,6 +4,8 @@ from decimal import Decimal
 from django import forms
 from django.utils import timezone
 
+from console.forms import Form, ModelForm
+
 from . import ledger
 from .fields import MoneyField
 from .models import BillingProfile, Transaction
@@ -33,7 +35,7 @@ def value_date_field() -> forms.DateField:
     return forms.DateField(label="Date", initial=lambda: timezone.now().date(), widget=DateInput)
 
 
-class LedgerEntryForm(forms.Form):
+class LedgerEntryForm(Form):
     """A form that records one entry on the ledger of `organization`.
 
     Each page shown carries a fresh one-time token; the ledger stores it with the entry, unique per
@@ -117,7 +119,7 @@ class CorrectionForm(LedgerEntryForm):
     occurred_on = value_date_field()
 
 
-class BillingProfileForm(forms.ModelForm):
+class BillingProfileForm(ModelForm):
     class Meta:
         model = BillingProfile
         fields = ["company_name", "address", "country", "tax_id", "billing_email"]

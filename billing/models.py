@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from console.append_only import AppendOnlyModel
+from console.text import TEXT_MAX, length_at_most
 
 from . import pricing
 
@@ -337,11 +338,14 @@ class BillingProfile(models.Model):
 
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="billing_profile")
     company_name = models.CharField(max_length=200, blank=True)
-    address = models.TextField(blank=True, help_text="Street, city, postal code, one per line.")
+    address = models.TextField(blank=True, max_length=TEXT_MAX, help_text="Street, city, postal code, one per line.")
     country = models.CharField(max_length=100, blank=True)
     tax_id = models.CharField("Tax ID", max_length=50, blank=True, help_text="VAT or other tax number.")
     billing_email = models.EmailField(blank=True, help_text="Where invoices are sent.")
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [length_at_most("address", TEXT_MAX)]
 
     def __str__(self) -> str:
         return f"Billing details of {self.organization}"

@@ -13,6 +13,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Max
 
+from console.forms import Form
+
 from .fields import MoneyField, WholeNumberField
 from .models import PRICE_FIELDS, PriceBook, Statement, month_end, parse_bands
 from .pricing import TIERS, band_problems
@@ -108,7 +110,7 @@ def price_field(tier_key: str) -> MoneyField:
     )
 
 
-class PriceBookForm(forms.Form):
+class PriceBookForm(Form):
     """A new book of `organization`, or changes to its unused `book`. `template` gives the initial values
     of a new book (the book in force, or the book it supersedes)."""
 

@@ -1,21 +1,23 @@
 """What every API view shares: errors as {"message": ...} with a 4xx status, the schema class that documents
-them (and X-Request-ID) on every operation, the base of every serializer (strict text input), and per-action
-module permissions for viewsets."""
+them (and X-Request-ID) on every operation, the base of every serializer (strict text input), per-action
+module permissions for viewsets, and the check of every API request's JSON body before its view runs."""
 
 from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.access import module_permission
 from accounts.services import RuleViolation
 from accounts.sudo import PasswordRequired
+from console import parsers
 from console.parsers import MAX_BYTES, PayloadTooLarge
 from console.text import refuse_control_characters
 
@@ -190,3 +192,46 @@ class ModulePermissionMixin:
     def is_schema_view(self) -> bool:
         """True while drf-spectacular inspects the view (no caller, so no membership)."""
         return getattr(self, "swagger_fake_view", False)
+
+
+def is_json(request) -> bool:
+    return request.content_type.partition(";")[0].strip().lower() == "application/json"
+
+
+class JsonBodyMiddleware:
+    """Before any API view (a Django REST framework view) runs: a JSON body that `read_body` refuses is
+    answered 400, or 413 when too large, with {"message": ...}, whether or not the view reads it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        view_class = getattr(view_func, "cls", None)
+        if not (isinstance(view_class, type) and issubclass(view_class, APIView)) or not is_json(request):
+            return None
+        if _declared_length(request) > MAX_BYTES:
+            return _refusal(f"The body is larger than {MAX_BYTES:,} bytes.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        raw = request.body  # at most MAX_BYTES (checked above); Django keeps it for the view's parser
+        if not raw:
+            return None
+        try:
+            parsers.read_body(raw, encoding=request.encoding or "utf-8")
+        except parsers.JSONTooLarge:
+            return _refusal(f"The body is larger than {MAX_BYTES:,} bytes.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        except parsers.BadJSON as error:
+            return _refusal(str(error), status.HTTP_400_BAD_REQUEST)
+        return None
+
+
+def _declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0  # Django reads no body for a length it cannot read
+
+
+def _refusal(message: str, code: int) -> JsonResponse:
+    return JsonResponse({"message": message}, status=code)

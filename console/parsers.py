@@ -1,8 +1,11 @@
 """JSON that the console reads: bounded in size and in depth, with finite numbers only.
 
-`load_json` is the one way the console turns bytes into JSON values; `JsonParser` is the API's parser
-(REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]), built on it. A body that is too large is refused before it is
-read further, one that nests too deep before it is parsed, so neither can cost memory or a RecursionError.
+`load_json` is the one way the console turns bytes into JSON values; `read_body` adds the APIs' rule that a
+body is one JSON object. `JsonParser` is the API's parser (REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]) and
+`console.api.JsonBodyMiddleware` checks the body of every API request before its view runs, so that a view that reads
+no body (enable, swap...) refuses a bad one too rather than acting on it. A body that is too large is
+refused before it is read further, one that nests too deep before it is parsed, so neither can cost memory
+or a RecursionError.
 """
 
 import json
@@ -83,6 +86,14 @@ def load_json(raw: bytes, *, encoding: str = "utf-8", max_bytes: int = MAX_BYTES
     return value
 
 
+def read_body(raw: bytes, *, encoding: str = "utf-8") -> dict:
+    """An API request's JSON body: one object (load_json's limits apply), else BadJSON."""
+    value = load_json(raw, encoding=encoding)
+    if not isinstance(value, dict):
+        raise BadJSON("The body must be a JSON object.")
+    return value
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The body is too large."
@@ -111,7 +122,7 @@ class JsonParser(BaseParser):
         encoding = (parser_context or {}).get("encoding") or "utf-8"
         raw = read_at_most(stream, MAX_BYTES)
         try:
-            return load_json(raw, encoding=encoding)
+            return read_body(raw, encoding=encoding)
         except JSONTooLarge:
             raise PayloadTooLarge(f"The body is larger than {MAX_BYTES:,} bytes.") from None
         except BadJSON as error:

@@ -10,6 +10,9 @@ import re
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 
 # Single-line text: at most this many characters where a field names no smaller limit.
 LINE_MAX = 255
@@ -45,3 +48,11 @@ def one_line(value: str, limit: int = 200) -> str:
     text = "".join(" " if is_control(character) else character for character in str(value))
     text = _RUNS_OF_SPACE.sub(" ", text).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def length_at_most(field: str, limit: int) -> models.CheckConstraint:
+    """The database's own bound on a TextField (which, unlike a CharField, has none): put it in the model's
+    Meta.constraints next to `max_length=limit` on the field, which bounds the forms."""
+    return models.CheckConstraint(
+        condition=LessThanOrEqual(Length(field), limit), name=f"%(app_label)s_%(class)s_{field}_max_length"
+    )

@@ -12,8 +12,9 @@ Decisions (where Agora's documentation leaves room, or the console keeps rules A
   level: 403. A project of another organization, outside the member's scope, or archived: 404
   {"message": "project not exist"}, as if it did not exist.
 - `sign_key` (the primary certificate) is in the answer only when the caller's role has certificates
-  "view"; otherwise it is "" whatever the project has. API reads are not audited as reveals (a token server
-  may read its project often; each call already counts on its credential pair); changes are audited.
+  "view"; otherwise it is "" whatever the project has. Every answer that carries certificate values is a
+  reveal, audited as the page's: one `certificate.revealed` entry per answer (cached ones included), naming
+  the caller's Customer ID and the projects by ID and fingerprint, never the values. Changes are audited too.
 - POST and DELETE take a JSON object: another Content-Type is 415, JSON that does not parse or is not an
   object is 400, unknown or missing fields and values of the wrong JSON type are 400 (no coercion: "1" is
   not 1, 1 is not true).
@@ -43,6 +44,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import audit
 from accounts.access import module_permission, restrict, scope_ids
 from console.api import ErrorSerializer, Serializer
 from console.cache import cached
@@ -50,7 +52,7 @@ from console.text import LINE_MAX
 
 from . import services
 from .facts import PROJECTS
-from .models import Project
+from .models import Project, fingerprint
 from .serializers import AgoraProjectSerializer, agora_project, agora_projects
 from .services import RuleViolation
 
@@ -131,9 +133,7 @@ class AgoraView(APIView):
             raise exceptions.UnsupportedMediaType(
                 media_type, detail='The body must be JSON, sent with "Content-Type: application/json".'
             )
-        data = self.request.data  # JSON that does not parse: ParseError, 400
-        if not isinstance(data, dict):
-            raise exceptions.ValidationError("The body must be a JSON object.")
+        data = self.request.data  # one JSON object (console.parsers), else 400
         serializer = serializer_class(data=data)
         unknown = sorted(set(data) - set(serializer.fields))
         if unknown:
@@ -155,10 +155,25 @@ class AgoraView(APIView):
     def show_sign_key(self) -> bool:
         return self.request.membership.can("certificates", "view")
 
+    def audited(self, projects: list[dict], project: Project | None = None) -> list[dict]:
+        """The answer's projects, once the certificates among them are audited: one entry per answer that
+        carries any (by project ID and fingerprint), every time, whether the answer was cached or not."""
+        shown = [project for project in projects if project["sign_key"]]
+        if shown:
+            audit.record_api_reveal(
+                self.request,
+                [project["id"] for project in shown],
+                [fingerprint(project["sign_key"]) for project in shown],
+                target=shown[0]["name"] if len(shown) == 1 else f"{len(shown)} projects",
+                project=project,
+            )
+        return projects
+
     def answer(self, project: Project, code: int = status.HTTP_200_OK) -> Response:
         """{"project": ...} as stored now (a service may have changed the certificates since the lookup)."""
         fresh = self.project(project.project_id)  # 404 if someone archived it meanwhile
-        return Response({"project": agora_project(fresh, show_sign_key=self.show_sign_key())}, status=code)
+        [shown] = self.audited([agora_project(fresh, show_sign_key=self.show_sign_key())], project=fresh)
+        return Response({"project": shown}, status=code)
 
 
 ProjectAnswer = inline_serializer("AgoraProjectAnswer", {"project": AgoraProjectSerializer()})
@@ -188,7 +203,8 @@ class ProjectsView(AgoraView):
     @documented(
         "All projects",
         "The organization's active projects (archived ones are left out), oldest first, within the caller's "
-        'project scope. Needs projects "view"; `sign_key` is "" unless the role has certificates "view".',
+        'project scope. Needs projects "view"; `sign_key` is "" unless the role has certificates "view". An '
+        "answer with certificates is audited (one entry naming the projects).",
         answer=ProjectsAnswer,
     )
     def get(self, request):
@@ -205,7 +221,8 @@ class ProjectsView(AgoraView):
             projects = self.visible().order_by("created_at", "pk")
             return agora_projects(projects, show_sign_key=show_sign_key)
 
-        return Response({"projects": cached(PROJECTS, key, answer)})
+        # Audited after the cache: every answer with certificates is a reveal, however it was computed.
+        return Response({"projects": self.audited(cached(PROJECTS, key, answer))})
 
 
 class ProjectView(AgoraView):
@@ -236,7 +253,7 @@ class ProjectView(AgoraView):
         project = found.first()
         if project is None:
             raise exceptions.NotFound(NOT_FOUND)
-        return Response({"projects": [agora_project(project, show_sign_key=self.show_sign_key())]})
+        return Response({"projects": self.audited([agora_project(project, show_sign_key=self.show_sign_key())])})
 
     @documented(
         "Create a project",

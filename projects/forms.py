@@ -1,11 +1,12 @@
 from django import forms
 
 from accounts.sudo import PasswordConfirmForm
+from console.forms import ModelForm
 
 from .models import Project
 
 
-class ProjectForm(forms.ModelForm):
+class ProjectForm(ModelForm):
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if not name:

@@ -94,8 +94,9 @@ def create_project(
             "role.scope_widened",
             request=request,
             organization=organization,
+            project=project,
             target=scoped_role.name,
-            project=project.name,
+            project_name=project.name,
             project_id=project.project_id,
             reason="created by the role's only holder",
         )
@@ -105,6 +106,7 @@ def create_project(
         "project.created",
         request=request,
         organization=organization,
+        project=project,
         target=project.name,
         project_id=project.project_id,
         mechanism=mechanism,
@@ -157,7 +159,14 @@ def update_project(actor: Membership, project: Project, *, name, use_case, regio
         setattr(project, key, value)
     _touch(project, *fields)
     if changes:
-        audit.record("project.updated", request=request, organization=project.organization, target=name, **changes)
+        audit.record(
+            "project.updated",
+            request=request,
+            organization=project.organization,
+            project=project,
+            target=name,
+            **changes,
+        )
     return project
 
 
@@ -168,7 +177,7 @@ def set_enabled(actor: Membership, project: Project, enabled: bool, *, request=N
         project.enabled = enabled
         _touch(project, "enabled")
         action = "project.enabled" if enabled else "project.disabled"
-        audit.record(action, request=request, organization=project.organization, target=project.name)
+        audit.record(action, request=request, organization=project.organization, project=project, target=project.name)
     return project
 
 
@@ -183,7 +192,7 @@ def set_archived(actor: Membership, project: Project, archived: bool, *, request
     project.archived_at = timezone.now() if archived else None
     _touch(project, "archived_at")
     action = "project.archived" if archived else "project.unarchived"
-    audit.record(action, request=request, organization=project.organization, target=project.name)
+    audit.record(action, request=request, organization=project.organization, project=project, target=project.name)
     return project
 
 
@@ -223,7 +232,9 @@ def _begin_certificate_change(project: Project, expected_version: int | None) ->
 def _finish_certificate_change(project: Project, action: str, request, *, notify: bool, **details) -> None:
     project.certificates_version += 1
     _touch(project, "certificates_version")
-    audit.record(action, request=request, organization=project.organization, target=project.name, **details)
+    audit.record(
+        action, request=request, organization=project.organization, project=project, target=project.name, **details
+    )
     if notify:
         actor_email = request.user.email if request is not None and request.user.is_authenticated else "the API"
         transaction.on_commit(lambda: _mail_admins(project, action, actor_email))
@@ -255,6 +266,7 @@ def reveal_certificate(actor: Membership, project: Project, slot: str, *, reques
         "certificate.revealed",
         request=request,
         organization=project.organization,
+        project=project,
         target=project.name,
         slot=slot,
         fingerprint=certificate.fingerprint,
@@ -445,6 +457,7 @@ def set_recording_server(actor: Membership, project: Project, address: str | Non
             "project.recording_server",
             request=request,
             organization=project.organization,
+            project=project,
             target=project.name,
             old=old,
             new=address,

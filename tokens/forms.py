@@ -1,5 +1,7 @@
 from django import forms
 
+from console.forms import Form
+
 from . import rules
 from .accesstoken2 import TokenError
 
@@ -13,7 +15,7 @@ def _rule(check, value, *args):
         raise forms.ValidationError(str(error)) from error
 
 
-class TokenForm(forms.Form):
+class TokenForm(Form):
     expire = forms.IntegerField(label="Expires after (seconds)", initial=rules.DAY, help_text=EXPIRE_HELP)
 
     def clean_expire(self):
@@ -100,7 +102,7 @@ class ChatTokenForm(TokenForm):
 TABS = {"rtc": ("RTC", RtcTokenForm), "rtm": ("RTM", RtmTokenForm), "chat": ("Chat", ChatTokenForm)}
 
 
-class InspectForm(forms.Form):
+class InspectForm(Form):
     token = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autofocus": True}),
         max_length=10_000,

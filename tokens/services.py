@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from accounts import audit
 from accounts.services import RuleViolation
+from console import metrics
 from projects.models import Project
 from projects.services import check_can_issue_tokens
 
@@ -131,11 +132,13 @@ def issue_temp_token(actor, project: Project, kind: str, params: dict, *, reques
         "token.generated",
         request=request,
         organization=project.organization,
+        project=project,
         target=project.name,
         kind=kind,
         expires_at=issued.expires_at.isoformat(),
         **issued.subject,
     )
+    metrics.tokens_issued.labels(kind, "page").inc()
     return issued
 
 

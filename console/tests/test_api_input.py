@@ -8,7 +8,7 @@ import pkgutil
 
 import pytest
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
 from rest_framework import serializers
 
 from console import api as console_api
@@ -27,19 +27,32 @@ def api(acme, client) -> Api:
     return Api(client, acme.membership("admin"))
 
 
+def write_routes(resolver=None, prefix: str = "") -> list[tuple[str, str]]:
+    """(method, URL name) of every API route that takes POST, PUT, PATCH or DELETE, from the URL conf."""
+    routes = []
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            routes += write_routes(entry, prefix)
+            continue
+        view = getattr(entry.callback, "cls", None)
+        if view is None or not entry.name:
+            continue
+        methods = set(getattr(entry.callback, "actions", None) or ()) or {
+            method for method in ("post", "put", "patch", "delete") if hasattr(view, method)
+        }
+        routes += [(method, entry.name) for method in sorted(methods & {"post", "put", "patch", "delete"})]
+    return routes
+
+
 def body_urls(acme) -> list[tuple[str, str]]:
-    """(method, URL) of endpoints of both APIs that read a JSON body."""
+    """(method, URL) of every write endpoint of both APIs, on one of Acme's projects."""
     project_id = acme.projects[0].project_id
-    return [
-        ("post", "/api/v1/projects/"),
-        ("patch", f"/api/v1/projects/{project_id}/"),
-        ("post", f"/api/v1/projects/{project_id}/certificates/swap/"),
-        ("post", reverse("api_tokens", kwargs={"project_id": project_id})),
-        ("post", "/dev/v1/project"),
-        ("delete", "/dev/v1/project"),
-        ("post", "/dev/v1/project_status"),
-        ("post", "/dev/v1/signkey"),
-    ]
+    urls = []
+    for method, name in write_routes():
+        arguments = {"project_id": project_id, "slot": "primary"}
+        pattern_names = get_resolver().reverse_dict.getlist(name)[0][0][0][1]
+        urls.append((method, reverse(name, kwargs={key: arguments[key] for key in pattern_names})))
+    return urls
 
 
 def send(api: Api, method: str, url: str, raw: str | bytes):

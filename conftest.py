@@ -34,6 +34,7 @@ def skip_or_fail(reason: str) -> None:
 def _fast_and_isolated_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.USAGE_SANDBOX = True
+    settings.PUBLIC_SIGNUP = True  # development's default; accounts/tests/test_public_signup.py turns it off
     settings.API_RATE_LIMIT_PER_SECOND = 0  # tests of the limit turn it on
     settings.API_AUTH_FAILURE_LIMIT = 0  # tests of the lockout turn it on
     forget_recent_writes(pending_too=True)  # API credential use counts kept in this process

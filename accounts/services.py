@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -67,10 +68,17 @@ def create_organization(owner: User, name: str, *, request=None) -> Organization
     return organization
 
 
-@transaction.atomic
+def _new_user(email: str, password_hash: str, name: str) -> User:
+    return User.objects.create(email=User.objects.normalize_email(email), password=password_hash, name=name)
+
+
 def sign_up(email: str, password: str, name: str, organization_name: str, *, request=None) -> User:
-    user = User.objects.create_user(email, password, name=name)
-    create_organization(user, organization_name, request=request)
+    # Hashing takes a good part of a second by design: done before the transaction, so the write lock
+    # (all of SQLite while a transaction is open) does not wait on it.
+    password_hash = make_password(password)
+    with transaction.atomic():
+        user = _new_user(email, password_hash, name)
+        create_organization(user, organization_name, request=request)
     return user
 
 
@@ -223,7 +231,7 @@ def change_member_role(actor: Membership, member: Membership, role: Role, *, req
     if is_demotion and member.is_owner:
         raise RuleViolation(
             f"{member.user.email} owns the organization and keeps the Admin role. The owner can hand over "
-            "ownership to another Admin; then this role can change."
+            "ownership to another Admin (Make owner on the Members page); then this role can change."
         )
     old_role = member.role.name
     member.role = role
@@ -400,15 +408,16 @@ def accept_invitation(token: str, user: User, *, request=None) -> Membership:
     return membership
 
 
-@transaction.atomic
 def accept_invitation_as_new_user(token: str, *, name: str, password: str, request=None) -> Membership:
-    invitation = find_invitation(token)
-    if invitation is None:
-        raise RuleViolation("This invitation link is not valid. Ask for a new invitation.")
-    if User.objects.filter(email=invitation.email).exists():
-        raise RuleViolation(f"An account for {invitation.email} exists already; sign in to accept.")
-    user = User.objects.create_user(invitation.email, password, name=name)
-    return accept_invitation(token, user, request=request)
+    password_hash = make_password(password)  # before the transaction, as in sign_up
+    with transaction.atomic():
+        invitation = find_invitation(token)
+        if invitation is None:
+            raise RuleViolation("This invitation link is not valid. Ask for a new invitation.")
+        if User.objects.filter(email=invitation.email).exists():
+            raise RuleViolation(f"An account for {invitation.email} exists already; sign in to accept.")
+        user = _new_user(invitation.email, password_hash, name)
+        return accept_invitation(token, user, request=request)
 
 
 def expire_invitations() -> int:

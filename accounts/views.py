@@ -27,6 +27,7 @@ from .forms import (
 from .middleware import SESSION_KEY
 from .models import Invitation, Membership, Role
 from .services import RuleViolation
+from .sudo import confirm_identity, confirmation_form
 
 MEMBERS_SECTION = ("Members & Roles", reverse_lazy("members"))
 
@@ -37,6 +38,9 @@ class LoginView(auth_views.LoginView):
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "public_signup": settings.PUBLIC_SIGNUP}
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -73,6 +77,8 @@ def profile(request):
 def signup(request):
     if request.user.is_authenticated:
         return redirect("overview")
+    if not settings.PUBLIC_SIGNUP:  # accounts come by invitation (accept_invitation) or from the operator
+        return render(request, "accounts/signup_closed.html", status=403)
     form = SignUpForm(form_data(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -247,6 +253,41 @@ def remove_member(request, pk):
         action_label="Remove member",
         cancel_url=reverse("members"),
         parent=MEMBERS_SECTION,
+    )
+
+
+@member_required("members", "edit")
+def make_owner(request, pk):
+    """Hand the organization over to another Admin; the service holds the rules and asks for the password."""
+    member = get_for_member(request.membership, Membership.objects.select_related("user", "role"), pk=pk)
+    organization = request.membership.organization
+    if not request.membership.is_owner:
+        # A refusal, not a 403: an Admin who is not the owner, or the former owner's second click.
+        messages.error(request, f"Only the owner of {organization.name} can hand over ownership.")
+        return redirect("members")
+    form = confirmation_form(request)
+    if request.method == "POST" and confirm_identity(request, form):
+        try:
+            services.transfer_ownership(request.membership, member, request=request)
+        except RuleViolation as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"{member.user.email} now owns {organization.name}; you stay an Admin.")
+        return redirect("members")
+    email = member.user.email
+    return confirm(
+        request,
+        title=f"Make {email} the owner of {organization.name}?",
+        message=f"{email} becomes the owner of {organization.name}. You stay an Admin.",
+        consequences=[
+            f"Only {email} can hand over ownership from then on; you cannot take it back yourself.",
+            f"{email} can then change your role or remove you from the organization.",
+            "Only an Admin can become the owner, and only the owner can do this.",
+        ],
+        action_label="Make owner",
+        cancel_url=reverse("members"),
+        parent=MEMBERS_SECTION,
+        form=form,
     )
 
 
@@ -431,7 +472,9 @@ def delete_role(request, pk):
 
 
 def audit_changelist(request):
-    entries = audit.entries_for(request.membership.organization).select_related("actor")
+    # Scoped to the member's projects first, so the page, its actor filter, search and CSV see the same rows.
+    membership = request.membership
+    entries = audit.entries_for(membership.organization, membership).select_related("actor")
     return Changelist(
         request,
         entries,

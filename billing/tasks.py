@@ -1,4 +1,9 @@
-"""Celery tasks: thin wrappers over the month close and the ledger."""
+"""Celery tasks: thin wrappers over the month close and the ledger.
+
+A worker killed in the middle of one leaves its task to be delivered again (tasks are acknowledged when they
+end): both are safe to run again. Each organization's statement, and each deduction, is one transaction that
+commits whole or not at all, and what was already issued or deducted is skipped (billing/tests/test_close_reaping.py).
+"""
 
 from celery import shared_task
 from django.utils import timezone

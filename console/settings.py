@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "console.metrics.MetricsMiddleware",  # first: its request times include every other middleware
     "console.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -56,10 +57,12 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "console.api.JsonBodyMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.CurrentMembershipMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "console.db_busy.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -88,6 +91,15 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Persistent connections: opening one per request costs more than the request itself on PostgreSQL.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# SQLite, the embedded default, under concurrent requests: WAL lets reads go on beside the one writer; a
+# writer waits up to 20 s for the lock (less than gunicorn's 30 s worker timeout) rather than failing; and a
+# transaction takes the write lock when it begins, because one that read first and then finds the lock
+# taken fails at once, without waiting. This is also what serializes the select_for_update paths, which
+# SQLite ignores. A write still locked out after the wait answers 503 (console.db_busy).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        init_command="PRAGMA journal_mode=WAL", timeout=20, transaction_mode="IMMEDIATE"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -109,6 +121,8 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW = timedelta(minutes=env.int("LOGIN_FAILURE_WINDOW_MINUTES", default=15))
 INVITATION_VALIDITY = timedelta(days=7)
+# Anyone may create an account (with a new organization) at /accounts/signup/; off, accounts come by invitation.
+PUBLIC_SIGNUP = env.bool("PUBLIC_SIGNUP", default=DEBUG)
 # After re-entering the password, destructive actions do not ask again for this long.
 SUDO_WINDOW = timedelta(minutes=env.int("SUDO_WINDOW_MINUTES", default=10))
 PROJECT_LIMIT = env.int("PROJECT_LIMIT", default=20)
@@ -168,6 +182,9 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
+    # A message a worker took and never acknowledged (it died) goes back to the queue after this long. Longer
+    # than any task runs, or a running task is delivered twice (harmless: every task is safe to run twice).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = "filesystem://"
@@ -187,15 +204,32 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A job survives its worker (README, "When a worker dies"): a task is acknowledged when it ends, so the broker
+# delivers it again if its worker is killed (Redis after the visibility timeout; the embedded broker as soon as
+# the dead worker's lock on it is gone), and a worker reserves no more tasks than it runs.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A running pull run that has not written a window for this long lost its worker: the reaper re-queues it.
+# Longer than one window can take (a request with its retries and Retry-After waits: a few minutes at most).
+PULL_RUN_STALE_AFTER = timedelta(minutes=env.int("PULL_RUN_STALE_AFTER_MINUTES", default=10))
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "expire-invitations": {
         "task": "accounts.tasks.expire_invitations",
         "schedule": crontab(minute=7),
     },
+    "flush-token-audit-counts": {
+        "task": "accounts.tasks.flush_token_counts",
+        "schedule": crontab(),  # every minute: see accounts.audit.record_token_issued
+    },
     "pull-recent-usage": {
         "task": "usage.tasks.pull_recent",
         "schedule": crontab(minute=15),
+    },
+    "reap-stale-pull-runs": {
+        "task": "usage.tasks.reap_stale_pull_runs",
+        "schedule": crontab(),  # every minute: see usage.pulling.reap_stale_runs
     },
     "close-previous-month": {
         "task": "billing.tasks.close_previous_month",
@@ -206,6 +240,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=45),
     },
 }
+
+# /metrics (Prometheus text format): the bearer token a scraper sends; empty turns the endpoint off (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Several processes (gunicorn workers, Celery): the folder where each writes its metrics, summed by a scrape.
+# prometheus-client reads the variable from the environment itself; read here too, to create the folder.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
 
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
@@ -218,12 +260,16 @@ EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Console <console@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Where usage is pulled from; empty means the built-in sandbox upstream.
-# The upstream for organizations that configured no base URL of their own: by default the built-in
-# sandbox served by this web process (PORT is the port `make run` serves on).
-PORT = env.int("PORT", default=8000)
-USAGE_UPSTREAM_URL = env.str("USAGE_UPSTREAM_URL", default="") or f"http://127.0.0.1:{PORT}/sandbox"
+# The built-in sandbox upstream (synthetic usage): on in development; in production only as a trial.
 USAGE_SANDBOX = env.bool("USAGE_SANDBOX", default=DEBUG)
+# The console's public address (scheme://host[:port]). The worker reaches the sandbox there, through the same
+# proxy, host name and HTTPS as a browser; without it, at PORT on its own machine (what `make run` serves).
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+PORT = env.int("PORT", default=8000)
+# The upstream of organizations that leave the base URL empty: the operator's choice, else the sandbox when it
+# is on, else none (every organization must then enter the base URL of its own upstream).
+_SANDBOX_URL = f"{SITE_URL or f'http://127.0.0.1:{PORT}'}/sandbox"
+USAGE_UPSTREAM_URL = env.str("USAGE_UPSTREAM_URL", default="") or (_SANDBOX_URL if USAGE_SANDBOX else "")
 USAGE_HTTP_TIMEOUT = env.float("USAGE_HTTP_TIMEOUT", default=10.0)
 USAGE_HTTP_RETRIES = env.int("USAGE_HTTP_RETRIES", default=4)
 # Hosts ("host" or "host:port") an organization's own upstream URL may name although they resolve to a loopback
@@ -259,9 +305,40 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# Logs go to stderr as text, or one JSON object a line with LOG_FORMAT=json; every line written while a
+# request is served names its X-Request-ID. console/log_format.py has the filters and the JSON format.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "console.log_format.RequestIdFilter"},
+        "response_line": {"()": "console.log_format.ResponseLineFilter"},
+    },
+    "formatters": {
+        "text": {
+            "()": "logging.Formatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+            "defaults": {"request_id": "-"},
+        },
+        "json": {"()": "console.log_format.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "response_line"],
+        },
+    },
+    "loggers": {
+        # Django's defaults give these their own handlers besides the root's, which printed every error
+        # twice under DEBUG; named here, they keep none and reach the one handler above.
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": [], "propagate": True},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

@@ -1,11 +1,18 @@
+from pathlib import Path
+
 from django.contrib import admin
 from django.urls import include, path
+from django.views.static import serve
 
-from . import views
+from . import metrics, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # For what names no icon (JSON, the API docs): one fixed file, so static.serve's open paths are not at stake.
+    path("favicon.ico", serve, {"path": "favicon.svg", "document_root": Path(__file__).parent / "static/console"}),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("overview/", views.overview, name="overview"),
     path("", include("accounts.urls")),
     path("", include("tokens.urls")),
@@ -17,3 +24,9 @@ urlpatterns = [
     path("sandbox/", include("usage.sandbox_urls")),
     path("admin/", admin.site.urls),
 ]
+
+# Errors under /api/, /dev/ and /sandbox/ answer {"message": ...}; elsewhere the console's pages.
+handler400 = "console.views.bad_request"
+handler403 = "console.views.permission_denied"
+handler404 = "console.views.page_not_found"
+handler500 = "console.views.server_error"

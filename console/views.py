@@ -1,9 +1,12 @@
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from accounts.access import member_required, restrict
+
+from . import metrics
 
 
 @require_GET
@@ -12,6 +15,15 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request):
+    """For orchestrators: 200 when the database, the cache and the broker all answer in time, else 503
+    naming each one's verdict ({"database": "ok", "cache": "error", "broker": "timeout"}); no sign-in."""
+    verdicts = metrics.readiness()
+    ready = all(verdict == "ok" for verdict in verdicts.values())
+    return JsonResponse(verdicts, status=200 if ready else 503)
 
 
 def home(request):
@@ -105,3 +117,41 @@ def form_page(
         "parent": parent,
     }
     return render(request, "console/form.html", context)
+
+
+# Error pages ------------------------------------------------------------------------------------
+# Django calls these (console/urls.py names them) for what no view answered itself: an unknown path, an
+# exception that escaped a view. Under the machine-facing prefixes the answer is the API's {"message": ...}
+# (with X-Request-ID, added by console.request_id); everywhere else the console's error pages.
+
+API_PREFIXES = ("/api/", "/dev/", "/sandbox/")
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def bad_request(request, exception):
+    if _is_api(request):
+        return JsonResponse({"message": "The request is malformed."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if _is_api(request):
+        return JsonResponse({"message": "You do not have permission to do this."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    if _is_api(request):
+        return JsonResponse({"message": "No such API endpoint."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        request_id = getattr(request, "request_id", "")
+        message = f"The server failed to answer. Quote request ID {request_id} when reporting it."
+        return JsonResponse({"message": message}, status=500)
+    return defaults.server_error(request)

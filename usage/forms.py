@@ -3,9 +3,12 @@
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.utils import timezone
+from django.utils.html import escape
 
+from console.forms import Form
 from projects.models import Project
 
 from . import egress
@@ -13,9 +16,24 @@ from .models import ProjectMapping, Upstream
 
 MAX_BACKFILL_DAYS = 731  # two years, a leap day included
 UPSTREAM_ID_RULE = RegexValidator(r"^[A-Za-z0-9_-]{1,64}$", "Use 1 to 64 characters: letters, digits, _ and - only.")
+AGORA_BASE_URL = "https://api.agora.io"
+BASE_URL_HELP = (
+    f"The root of Agora’s RESTful API, <code>{AGORA_BASE_URL}</code>, or of another server on the public internet "
+    "that answers the same <code>/dev/v1/projects</code> and <code>/dev/v3/usage</code>."
+)
 
 
-class UpstreamForm(forms.Form):
+def describe_empty_base_url() -> str:
+    """What an empty base URL stands for on this console, or "" when it stands for nothing (no sandbox and
+    no default upstream: every organization names its own)."""
+    if settings.USAGE_SANDBOX:
+        return "the built-in sandbox (synthetic usage of your own projects, for a trial)"
+    if settings.USAGE_UPSTREAM_URL:
+        return f"this console’s default upstream, <code>{escape(settings.USAGE_UPSTREAM_URL)}</code>"
+    return ""
+
+
+class UpstreamForm(Form):
     """Base URL, Customer ID and Customer Secret. The secret is never shown back: empty keeps the stored one,
     except when the base URL changes, so that a stored secret only ever goes to the server it was entered for."""
 
@@ -24,9 +42,8 @@ class UpstreamForm(forms.Form):
         required=False,
         max_length=200,
         assume_scheme="https",
-        widget=forms.URLInput(attrs={"placeholder": "Empty: the built-in upstream"}),
-        help_text="The RESTful API root on the public internet, for example <code>https://api.agora.io</code>. "
-        "Leave empty to use the built-in upstream.",
+        widget=forms.URLInput(attrs={"placeholder": AGORA_BASE_URL}),
+        help_text=BASE_URL_HELP,
     )
     customer_id = forms.CharField(
         label="Customer ID",
@@ -48,6 +65,7 @@ class UpstreamForm(forms.Form):
         if upstream is not None and upstream.pk:
             kwargs.setdefault("initial", {"base_url": upstream.base_url, "customer_id": upstream.customer_id})
         super().__init__(*args, **kwargs)
+        self._explain_empty_base_url()
         secret = self.fields["customer_secret"]
         if self.has_secret:
             secret.help_text = (
@@ -56,6 +74,17 @@ class UpstreamForm(forms.Form):
             )
         else:
             secret.help_text = "Stored encrypted; it is never shown again after saving."
+
+    def _explain_empty_base_url(self) -> None:
+        field, empty = self.fields["base_url"], describe_empty_base_url()
+        if empty:
+            field.help_text = f"{BASE_URL_HELP} Leave empty to use {empty}."
+            field.widget.attrs["placeholder"] = "Empty: " + (
+                "the built-in sandbox" if settings.USAGE_SANDBOX else "the default"
+            )
+        else:
+            field.required = True
+            field.error_messages["required"] = f"Enter the base URL of your upstream, for Agora {AGORA_BASE_URL}."
 
     def clean_base_url(self):
         url = self.cleaned_data["base_url"].strip().rstrip("/")
@@ -111,7 +140,7 @@ class UpstreamForm(forms.Form):
         return changed
 
 
-class MappingForm(forms.Form):
+class MappingForm(Form):
     """Set a console project's upstream project id by hand, or remove its mapping."""
 
     project = forms.ModelChoiceField(queryset=Project.objects.none(), to_field_name="project_id", empty_label=None)
@@ -159,7 +188,7 @@ class MappingForm(forms.Form):
         return data
 
 
-class BackfillForm(forms.Form):
+class BackfillForm(Form):
     """Pull a window again, for every pullable project or one of them."""
 
     project = forms.ChoiceField(label="Project")

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts.models import Organization, User
 from console.crypto import EncryptedTextField
+from console.text import length_at_most
 from projects.models import Project
 
 # Upstream JSON field -> our column, in tier order (Audio, HD, Full HD, 2K, 2K+, legacy HD+).
@@ -104,6 +105,10 @@ class DailyUsage(models.Model):
         return f"{self.project} {self.date} {self.business}"
 
 
+# What a pull run keeps of its errors (the first ones: the page lists them, the log has all).
+ERROR_MAX = 20_000
+
+
 class PullRun(models.Model):
     """One pull (a recent pull, a backfill or a command run): what, who, how far, and how it ended."""
 
@@ -134,14 +139,32 @@ class PullRun(models.Model):
     windows_failed = models.PositiveIntegerField(default=0)
     rows_written = models.PositiveIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0, help_text="HTTP requests made, retries included.")
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, max_length=ERROR_MAX)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A worker can die mid-run (README, "When a worker dies"): the run beats while it goes, the reaper
+    # re-queues it once the beats stop, and the next worker resumes after the last window written.
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life: queued (again), or a window written."
+    )
+    resumed_count = models.PositiveIntegerField(default=0, help_text="Times re-queued after its worker was lost.")
+    # The resume point: windows of projects with a smaller id, and this project's up to this day, are done
+    # (a run walks its projects by id, each project's windows by date). Cleared when the run ends.
+    done_through_project = models.BigIntegerField(
+        null=True, blank=True, help_text="Resume point: id of the project of the last window written."
+    )
+    done_through_date = models.DateField(
+        null=True, blank=True, help_text="Resume point: last day of the last window written."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["organization", "-created_at"])]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["status", "heartbeat_at"]),
+        ]
+        constraints = [length_at_most("error", ERROR_MAX)]
 
     def __str__(self) -> str:
         return f"Pull {self.date_from}..{self.date_to} ({self.status})"
@@ -167,6 +190,8 @@ class PullLock(models.Model):
     """Held while one worker pulls a project, so two never pull the same project at once."""
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="+")
+    # The run holding it: the reaper releases the lock of a run whose worker was lost.
+    run = models.ForeignKey(PullRun, on_delete=models.CASCADE, null=True, blank=True, related_name="locks")
     acquired_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -4,27 +4,53 @@
 command or seed_demo). A run walks each project's window in chunks of at most 31 days; each chunk is
 fetched, validated and upserted on its own, so a failed chunk writes nothing and the others still land.
 Running the same window again replaces rows, never adds: totals are the same as after one run.
+
+A run survives its worker. Each window's rows are written in one transaction with the run's progress, its
+resume point and a heartbeat. `reap_stale_runs` (on the beat schedule) re-queues a running run whose heartbeat
+is older than PULL_RUN_STALE_AFTER and releases its project lock; the next execution goes on after the last
+window written, so a resumed run ends with the same rows and counts as a run that was never interrupted.
 """
 
 import logging
+import re
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from accounts import audit
 from accounts.models import Organization
+from console import metrics
 from projects.models import Project
 
 from .client import UpstreamClient, UpstreamError
-from .models import DURATION_FIELDS, DailyUsage, ProjectMapping, PullLock, PullRun, Upstream
+from .models import DURATION_FIELDS, ERROR_MAX, DailyUsage, ProjectMapping, PullLock, PullRun, Upstream
 from .signals import usage_updated
 
 logger = logging.getLogger(__name__)
 
+audit.register_actions(
+    {
+        "usage.pull_resumed": "Usage pull re-queued after its worker was lost",
+        "usage.pull_abandoned": "Usage pull failed after its worker was lost too often",
+    }
+)
+
 WINDOW_DAYS = 31
-LOCK_TTL = timedelta(minutes=15)  # a lock older than this belongs to a worker that died
+# A lock not refreshed for this long is taken over: its holder died and no reaper released it (beat is not
+# running), since the reaper releases a lost run's lock after PULL_RUN_STALE_AFTER, sooner than this.
+LOCK_TTL = timedelta(minutes=15)
+MAX_RESUMES = 5  # a run whose worker is lost this often (a window that kills it?) ends as failed instead
+ERRORS_LISTED = 50  # a run's error text lists the first ones and counts the rest
+MORE_ERRORS = re.compile(r"… and (\d+) more")
+
+
+class RunTakenOver(Exception):
+    """The reaper re-queued this execution's run (its heartbeat had stopped): another execution owns it now."""
 
 
 def windows(day_from: date, day_to: date, size: int = WINDOW_DAYS) -> list[tuple[date, date]]:
@@ -64,13 +90,14 @@ def sync_mappings(upstream: Upstream, client: UpstreamClient) -> int:
 
 
 @contextmanager
-def project_lock(project: Project):
-    """Yields the project's pull lock while this process holds it (truthy), None if another one does.
+def project_lock(project: Project, run: PullRun | None = None):
+    """Yields the project's pull lock while this process holds it for `run` (truthy), None if another one does.
 
-    Only this holder's own lock row is released at the end: if it was taken over as stale meanwhile,
-    the new holder's lock stays. `refresh_lock` keeps a long pull's lock from looking stale.
+    Only this holder's own lock row is released at the end: if it was taken over as stale meanwhile, or
+    released by the reaper, the new holder's lock stays. `refresh_lock` keeps a long pull's lock from looking
+    stale; the reaper releases the lock of a run whose worker was lost.
     """
-    lock = _acquire(project)
+    lock = _acquire(project, run)
     try:
         yield lock
     finally:
@@ -82,11 +109,11 @@ def refresh_lock(lock: PullLock) -> None:
     PullLock.objects.filter(pk=lock.pk).update(acquired_at=timezone.now())
 
 
-def _acquire(project: Project) -> PullLock | None:
+def _acquire(project: Project, run: PullRun | None = None) -> PullLock | None:
     for _ in range(2):
         try:
             with transaction.atomic():
-                return PullLock.objects.create(project=project)
+                return PullLock.objects.create(project=project, run=run)
         except IntegrityError:
             stale = timezone.now() - LOCK_TTL
             if not PullLock.objects.filter(project=project, acquired_at__lt=stale).delete()[0]:
@@ -124,6 +151,17 @@ def create_run(organization, day_from: date, day_to: date, *, trigger: str, proj
         started_by=user,
         date_from=day_from,
         date_to=day_to,
+        heartbeat_at=timezone.now(),
+    )
+
+
+def claim_run(run_id: int) -> bool:
+    """Move a queued run to running in one statement: of two deliveries of the same message (even at the
+    same moment, on two workers) only one claims it and does the work."""
+    return bool(
+        PullRun.objects.filter(pk=run_id, status=PullRun.Status.QUEUED).update(
+            status=PullRun.Status.RUNNING, heartbeat_at=timezone.now()
+        )
     )
 
 
@@ -134,30 +172,35 @@ def execute_run(
     client: UpstreamClient | None = None,
     progress: Callable[[PullRun], None] | None = None,
 ) -> PullRun:
-    """Pull the run's window for its project (or every pullable project of its organization)."""
+    """Pull the run's window for its project (or every pullable project of its organization, by id).
+    A run with a resume point (re-queued after its worker was lost) goes on after the last window written."""
     upstream = Upstream.objects.filter(organization=run.organization).first()
-    run.status, run.started_at, run.finished_at = PullRun.Status.RUNNING, timezone.now(), None
-    # Counted afresh: a run executed again (redelivered after its worker died) must not add to old counts.
-    run.windows_done = run.windows_failed = run.rows_written = run.attempts = 0
+    errors = _begin(run)
     if upstream is None:
         return _finish(run, ["This organization has no usage upstream configured."])
     client = client or UpstreamClient.for_upstream(upstream)
-    errors: list[str] = []
-    attempts_before = client.attempts  # a client handed in may have made requests for someone else
+    # run.attempts counts this run's requests: its earlier executions' and this client's from now on (a client
+    # handed in may have made requests for someone else).
+    attempts_before = client.attempts - run.attempts
     try:
-        projects = [run.project] if run.project else list(pullable_projects(run.organization))
+        projects = [run.project] if run.project else list(pullable_projects(run.organization).order_by("pk"))
         chunks = windows(run.date_from, run.date_to)
-        run.windows_total = len(projects) * len(chunks)
-        run.save()
+        todo = [(project, _windows_left(run, project, chunks)) for project in projects]
+        run.windows_total = run.windows_done + run.windows_failed + sum(len(left) for _, left in todo)
+        _save_if_still_mine(run, ["windows_total"])
         try:
-            if any(not ProjectMapping.objects.filter(project=p).exists() for p in projects):
+            if any(not ProjectMapping.objects.filter(project=p).exists() for p, left in todo if left):
                 sync_mappings(upstream, client)
         except UpstreamError as error:
             errors.append(f"Listing the upstream's projects failed: {error}")
-        for project in projects:
-            _pull_project(run, project, chunks, business, client, attempts_before, errors, progress)
-    except Exception as error:
-        # Record the end of the run (not left "running" forever) before the error goes on up.
+        for project, left in todo:
+            if left:
+                _pull_project(run, project, left, business, client, attempts_before, errors, progress)
+    except RunTakenOver:
+        logger.warning("Pull run %s was re-queued while this worker still ran it; this worker leaves it.", run.pk)
+        return run
+    except (Exception, KeyboardInterrupt) as error:
+        # Record the end of the run (not left "running", nor resumed by the reaper) before the error goes on up.
         run.attempts = client.attempts - attempts_before
         # Its type only: the text of an unexpected error could carry anything. The traceback goes to the log.
         _finish(run, [*errors, f"The pull stopped on an unexpected error ({type(error).__name__})."])
@@ -167,6 +210,30 @@ def execute_run(
     if run.rows_written:
         announce_usage_updated(run)
     return run
+
+
+def _begin(run: PullRun) -> list[str]:
+    """Mark the run running and return the errors it has recorded so far: a run with a resume point keeps
+    its counts, start and errors; any other counts afresh (executed again, it must not add to old counts)."""
+    now = timezone.now()
+    run.status, run.finished_at, run.heartbeat_at = PullRun.Status.RUNNING, None, now
+    if run.done_through_project is not None:
+        run.save()
+        return recorded_errors(run.error)
+    run.started_at = now
+    run.windows_done = run.windows_failed = run.rows_written = run.attempts = 0
+    run.error = ""
+    run.save()
+    return []
+
+
+def _windows_left(run: PullRun, project: Project, chunks: list[tuple[date, date]]) -> list[tuple[date, date]]:
+    """The windows of `project` after the run's resume point (all of them when it has none)."""
+    if run.done_through_project is None or project.pk > run.done_through_project:
+        return chunks
+    if project.pk < run.done_through_project:
+        return []
+    return [(day_from, day_to) for day_from, day_to in chunks if day_to > run.done_through_date]
 
 
 def announce_usage_updated(run: PullRun) -> None:
@@ -180,33 +247,66 @@ def announce_usage_updated(run: PullRun) -> None:
 def _pull_project(run, project, chunks, business, client, attempts_before, errors, progress) -> None:
     mapping = ProjectMapping.objects.filter(project=project).first()
     if mapping is None:
-        run.windows_failed += len(chunks)
         errors.append(f"{project.name}: no upstream project has its App ID; set the mapping by hand.")
+        _skip_windows(run, project, chunks, errors)
         return
-    with project_lock(project) as lock:
+    with project_lock(project, run) as lock:
         if not lock:
-            run.windows_failed += len(chunks)
             errors.append(f"{project.name}: another pull of this project is running; try again later.")
+            _skip_windows(run, project, chunks, errors)
             return
         for day_from, day_to in chunks:
             try:
                 days = client.usage(mapping.upstream_project_id, day_from, day_to, business)
-                with transaction.atomic():
-                    run.rows_written += upsert_days(project, business, days)
-                run.windows_done += 1
             except UpstreamError as error:
-                run.windows_failed += 1
+                days = None
                 errors.append(f"{project.name} {day_from}..{day_to}: {error}")
-            refresh_lock(lock)
             run.attempts = client.attempts - attempts_before
-            PullRun.objects.filter(pk=run.pk).update(
-                windows_done=run.windows_done,
-                windows_failed=run.windows_failed,
-                rows_written=run.rows_written,
-                attempts=run.attempts,
-            )
+            # The window's rows and the run's progress in one transaction: a resumed run neither pulls a
+            # written window again nor counts it twice.
+            with transaction.atomic():
+                if days is None:
+                    run.windows_failed += 1
+                else:
+                    run.rows_written += upsert_days(project, business, days)
+                    run.windows_done += 1
+                _beat(run, project, day_to, errors)
+            refresh_lock(lock)
             if progress:
                 progress(run)
+
+
+def _skip_windows(run: PullRun, project: Project, chunks: list[tuple[date, date]], errors: list[str]) -> None:
+    run.windows_failed += len(chunks)
+    _beat(run, project, chunks[-1][1], errors)
+
+
+RESUME_POINT = ["done_through_project", "done_through_date"]
+PROGRESS_FIELDS = [
+    "windows_done",
+    "windows_failed",
+    "rows_written",
+    "attempts",
+    "error",
+    "heartbeat_at",
+    *RESUME_POINT,
+]
+
+
+def _beat(run: PullRun, project: Project, day_to: date, errors: list[str]) -> None:
+    """Save the run's progress with a heartbeat and its resume point (`project`'s windows up to `day_to`)."""
+    run.done_through_project, run.done_through_date = project.pk, day_to
+    run.heartbeat_at = timezone.now()
+    run.error = error_text(errors)
+    if not _save_if_still_mine(run, PROGRESS_FIELDS):
+        raise RunTakenOver(run.pk)
+
+
+def _save_if_still_mine(run: PullRun, fields: list[str]) -> bool:
+    """Save `fields` unless the reaper re-queued or ended the run meanwhile (a worker that stalled past
+    PULL_RUN_STALE_AFTER and then woke up): that worker's figures must not overwrite the new execution's."""
+    mine = PullRun.objects.filter(pk=run.pk, status=PullRun.Status.RUNNING, resumed_count=run.resumed_count)
+    return bool(mine.update(**{name: getattr(run, name) for name in fields}))
 
 
 def _finish(run: PullRun, errors: list[str]) -> PullRun:
@@ -216,10 +316,97 @@ def _finish(run: PullRun, errors: list[str]) -> PullRun:
         run.status = PullRun.Status.PARTIAL
     else:
         run.status = PullRun.Status.FAILED
-    run.error = "\n".join(errors[:50]) + (f"\n… and {len(errors) - 50} more" if len(errors) > 50 else "")
+    run.error = error_text(errors)
     run.finished_at = timezone.now()
-    run.save()
+    run.done_through_project = run.done_through_date = None  # nothing left to resume
+    if not _save_if_still_mine(run, ["status", "finished_at", "windows_total", *PROGRESS_FIELDS]):
+        logger.warning("Pull run %s was re-queued while this worker still ran it; its outcome is not saved.", run.pk)
+    else:
+        metrics.count_finished_pull(run)
     return run
+
+
+def error_text(errors: list[str]) -> str:
+    text = "\n".join(errors[:ERRORS_LISTED])
+    if len(errors) > ERRORS_LISTED:
+        text += f"\n… and {len(errors) - ERRORS_LISTED} more"
+    return text[:ERROR_MAX]
+
+
+def recorded_errors(text: str) -> list[str]:
+    """The errors behind a run's error text, for `error_text` to list again after more are added. Those only
+    counted ("… and N more") come back as blank lines, which are counted and never listed."""
+    lines = text.splitlines()
+    more = MORE_ERRORS.fullmatch(lines[-1]) if len(lines) > ERRORS_LISTED else None
+    if more:
+        return lines[:-1] + [""] * int(more.group(1))
+    return lines
+
+
+# The reaper ----------------------------------------------------------------------------------------
+
+ACTIVE = [PullRun.Status.QUEUED, PullRun.Status.RUNNING]
+
+
+def reap_stale_runs() -> list[int]:
+    """Runs whose worker is gone. A running run with no heartbeat for PULL_RUN_STALE_AFTER is re-queued
+    (after MAX_RESUMES, failed); a queued run that no worker claimed in that time may have lost its message.
+    Returns the ids of the runs to send to a worker (a second delivery of one does nothing)."""
+    stale_before = timezone.now() - settings.PULL_RUN_STALE_AFTER
+    candidates = PullRun.objects.filter(_silent(stale_before), status__in=ACTIVE)
+    return [run_id for run_id in candidates.values_list("pk", flat=True) if _reap(run_id, stale_before)]
+
+
+def _silent(stale_before: datetime) -> Q:
+    return Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True)
+
+
+@transaction.atomic
+def _reap(run_id: int, stale_before: datetime) -> bool:
+    """One silent run, under its row lock: it may have beaten or ended since it was listed. True: send it."""
+    run = PullRun.objects.select_for_update().filter(_silent(stale_before), pk=run_id, status__in=ACTIVE).first()
+    if run is None:
+        return False
+    run.heartbeat_at = timezone.now()
+    if run.status == PullRun.Status.QUEUED:
+        logger.warning("Pull run %s has waited for a worker since %s; sending it again.", run.pk, run.created_at)
+        run.save(update_fields=["heartbeat_at"])
+        return True
+    PullLock.objects.filter(run=run).delete()
+    if run.resumed_count >= MAX_RESUMES:
+        _abandon(run)
+        return False
+    run.status = PullRun.Status.QUEUED
+    run.resumed_count += 1
+    run.save(update_fields=["status", "resumed_count", "heartbeat_at"])
+    logger.warning("Pull run %s lost its worker; re-queued (%d×).", run.pk, run.resumed_count)
+    _record_reaped(run, "usage.pull_resumed")
+    return True
+
+
+def _abandon(run: PullRun) -> None:
+    lost = f"The worker running this pull was lost {run.resumed_count + 1} times; it is not resumed again."
+    run.status, run.finished_at = PullRun.Status.FAILED, timezone.now()
+    run.error = error_text([*recorded_errors(run.error), lost])
+    run.done_through_project = run.done_through_date = None
+    run.save(update_fields=["status", "finished_at", "error", "heartbeat_at", *RESUME_POINT])
+    logger.error("Pull run %s lost its worker %d times; failed.", run.pk, run.resumed_count + 1)
+    metrics.count_finished_pull(run)
+    _record_reaped(run, "usage.pull_abandoned")
+
+
+def _record_reaped(run: PullRun, action: str) -> None:
+    transaction.on_commit(metrics.runs_reaped.inc)
+    audit.record(
+        action,
+        organization=run.organization,
+        project=run.project,
+        target=run.project.name if run.project else "All enabled projects",
+        run=run.pk,
+        resumed_count=run.resumed_count,
+        windows_written=run.windows_done + run.windows_failed,
+        windows_total=run.windows_total,
+    )
 
 
 def recent_window(today: date | None = None) -> tuple[date, date]:

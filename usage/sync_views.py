@@ -28,7 +28,7 @@ from projects.models import Project
 from . import tasks
 from .client import UpstreamClient, UpstreamError
 from .forms import BackfillForm, MappingForm, UpstreamForm
-from .models import ProjectMapping, PullRun, Upstream
+from .models import ERROR_MAX, ProjectMapping, PullRun, Upstream
 from .pulling import create_run, pullable_projects, sync_mappings, windows
 
 logger = logging.getLogger(__name__)
@@ -254,6 +254,7 @@ def _save_mapping(request, project: Project, upstream_id: str | None) -> None:
         "usage.mapping_changed",
         request=request,
         organization=project.organization,
+        project=project,
         target=project.name,
         project_id=project.project_id,
         old=old.upstream_project_id if old else None,
@@ -368,6 +369,7 @@ def _start_backfill(request, form: BackfillForm) -> bool:
             "usage.backfill_started",
             request=request,
             organization=membership.organization,
+            project=project,
             target=project.name if project else "All enabled projects",
             run=run.pk,
             date_from=day_from.isoformat(),
@@ -392,7 +394,9 @@ def _enqueue(request, run: PullRun) -> None:
     except Exception as error:  # the broker is down: say so rather than leave a run queued forever
         logger.exception("Could not queue pull run %s", run.pk)
         PullRun.objects.filter(pk=run.pk, status=PullRun.Status.QUEUED).update(
-            status=PullRun.Status.FAILED, error=f"Could not queue the backfill: {error}", finished_at=timezone.now()
+            status=PullRun.Status.FAILED,
+            error=f"Could not queue the backfill: {error}"[:ERROR_MAX],
+            finished_at=timezone.now(),
         )
         messages.error(request, "The backfill could not be queued (the task queue is unavailable). Try again later.")
 

@@ -1,22 +1,35 @@
-"""Celery tasks: thin wrappers that create or load a pull run and execute it (usage.pulling)."""
+"""Celery tasks: thin wrappers that create or load a pull run and execute it (usage.pulling), and the reaper
+that re-queues runs whose worker was lost. Tasks are acknowledged when they end (CELERY_TASK_ACKS_LATE), so
+any of these may be delivered again after a worker dies: each is safe to run twice."""
 
 from datetime import date
 
 from celery import shared_task
-from django.utils import timezone
 
 from accounts.models import Organization
 from projects.models import Project
 
 from .client import UpstreamClient, UpstreamError
 from .models import PullRun, Upstream
-from .pulling import create_run, execute_run, pullable_projects, recent_window, sync_mappings
+from .pulling import (
+    ACTIVE,
+    claim_run,
+    create_run,
+    execute_run,
+    pullable_projects,
+    reap_stale_runs,
+    recent_window,
+    sync_mappings,
+)
 
 
 @shared_task
 def pull_recent() -> int:
     """Every hour: yesterday and today for every enabled project of every organization with an upstream,
-    one task per project. Returns how many were queued."""
+    one task per project. Returns how many were queued.
+
+    A project whose scheduled pull of the same window is still queued or running is not queued again: so this
+    task, delivered again after its worker died half-way, queues only the projects it had not reached."""
     day_from, day_to = recent_window()
     queued = 0
     for upstream in Upstream.objects.select_related("organization"):
@@ -24,7 +37,10 @@ def pull_recent() -> int:
             sync_mappings(upstream, UpstreamClient.for_upstream(upstream))
         except UpstreamError:
             pass  # each project's run records the failure
-        for project in pullable_projects(upstream.organization):
+        pending = PullRun.objects.filter(
+            trigger=PullRun.Trigger.SCHEDULE, date_from=day_from, date_to=day_to, status__in=ACTIVE
+        ).values("project")
+        for project in pullable_projects(upstream.organization).exclude(pk__in=pending):
             run = create_run(upstream.organization, day_from, day_to, trigger=PullRun.Trigger.SCHEDULE, project=project)
             execute_pull_run.delay(run.pk)
             queued += 1
@@ -33,11 +49,7 @@ def pull_recent() -> int:
 
 @shared_task
 def execute_pull_run(run_id: int) -> str:
-    # Claim the queued run in one statement: of two deliveries of the same message (even at the same
-    # moment, on two workers) only one moves it out of "queued" and does the work.
-    claimed = PullRun.objects.filter(pk=run_id, status=PullRun.Status.QUEUED).update(
-        status=PullRun.Status.RUNNING, started_at=timezone.now()
-    )
+    claimed = claim_run(run_id)
     run = PullRun.objects.select_related("organization", "project").get(pk=run_id)
     if not claimed:
         return run.status  # delivered twice: the other delivery does or did the work
@@ -45,17 +57,30 @@ def execute_pull_run(run_id: int) -> str:
 
 
 @shared_task
+def reap_stale_pull_runs() -> int:
+    """Every minute: send the pull runs whose worker was lost to a worker again (usage.pulling.reap_stale_runs).
+    Returns how many were sent."""
+    run_ids = reap_stale_runs()
+    for run_id in run_ids:
+        execute_pull_run.delay(run_id)
+    return len(run_ids)
+
+
+@shared_task
 def backfill(organization_id: int, date_from: str, date_to: str, project_id: int | None = None) -> int:
     """Pull a date range (YYYY-MM-DD, inclusive) for one project or every pullable project of an organization,
-    in windows of at most 31 days. Returns the pull run's id; its record shows progress and the outcome."""
+    in windows of at most 31 days. Returns the pull run's id; its record shows progress and the outcome.
+
+    The same backfill still queued or running is not started again: delivered again after its worker died,
+    this task leaves that run to the reaper, which resumes it."""
     organization = Organization.objects.get(pk=organization_id)
     project = Project.objects.get(pk=project_id, organization=organization) if project_id else None
-    run = create_run(
-        organization,
-        date.fromisoformat(date_from),
-        date.fromisoformat(date_to),
-        trigger=PullRun.Trigger.CONSOLE,
-        project=project,
-    )
+    day_from, day_to = date.fromisoformat(date_from), date.fromisoformat(date_to)
+    same = PullRun.objects.filter(
+        organization=organization, project=project, date_from=day_from, date_to=day_to, status__in=ACTIVE
+    ).first()
+    if same is not None:
+        return same.pk
+    run = create_run(organization, day_from, day_to, trigger=PullRun.Trigger.CONSOLE, project=project)
     execute_pull_run(run.pk)
     return run.pk

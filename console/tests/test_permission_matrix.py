@@ -57,6 +57,9 @@ PUBLIC = Expect(anonymous=200, outsider=None)
 EXPECTATIONS: dict[str, Expect] = {
     "home": Expect(ok=302),
     "healthz": PUBLIC,
+    "readyz": PUBLIC,
+    # /metrics answers 404 while METRICS_TOKEN is empty (as here), whoever asks; a session never opens it.
+    "metrics": Expect(ok=404, denied=404, anonymous=404, outsider=404),
     "overview": Expect(),
     # Sign-in and passwords: open to everyone; signed-in users are sent on from login and sign-up.
     "login": Expect(ok=302, anonymous=200),
@@ -78,6 +81,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "invite_member": Expect(allowed=ADMIN_ONLY),
     "change_member_role": Expect(allowed=ADMIN_ONLY, object_url=True),
     "remove_member": Expect(allowed=ADMIN_ONLY, object_url=True),
+    "make_owner": Expect(allowed=ADMIN_ONLY, object_url=True),  # Acme's Admin is its owner
     "resend_invitation": Expect(allowed=ADMIN_ONLY, object_url=True),
     "revoke_invitation": Expect(allowed=ADMIN_ONLY, object_url=True),
     "roles": Expect(allowed=ADMIN_ONLY),
@@ -173,6 +177,7 @@ POST_ONLY_ADMIN = [
     "invite_member",
     "change_member_role",
     "remove_member",
+    "make_owner",
     "resend_invitation",
     "revoke_invitation",
     "create_role",
@@ -240,6 +245,7 @@ def objects(acme):
         "delete_api_credential": {"pk": create_credential(admin).credential.pk},
         "change_member_role": {"pk": acme.membership("engineer").pk},
         "remove_member": {"pk": acme.membership("engineer").pk},
+        "make_owner": {"pk": acme.membership("finance").pk},  # not the member remove_member removes
         "resend_invitation": {"pk": invitation.pk},
         "revoke_invitation": {"pk": invitation.pk},
         "edit_role": {"pk": custom.pk},

@@ -194,6 +194,12 @@ class ModulePermissionMixin:
         return getattr(self, "swagger_fake_view", False)
 
 
+def is_api_view(view_func) -> bool:
+    """True for a view of the APIs (a Django REST framework view), whose answers are JSON."""
+    view_class = getattr(view_func, "cls", None)
+    return isinstance(view_class, type) and issubclass(view_class, APIView)
+
+
 def is_json(request) -> bool:
     return request.content_type.partition(";")[0].strip().lower() == "application/json"
 
@@ -209,8 +215,7 @@ class JsonBodyMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        view_class = getattr(view_func, "cls", None)
-        if not (isinstance(view_class, type) and issubclass(view_class, APIView)) or not is_json(request):
+        if not is_api_view(view_func) or not is_json(request):
             return None
         if _declared_length(request) > MAX_BYTES:
             return _refusal(f"The body is larger than {MAX_BYTES:,} bytes.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

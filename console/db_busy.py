@@ -8,7 +8,8 @@ import logging
 from django.db import OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template import loader
-from rest_framework.views import APIView
+
+from console.api import is_api_view
 
 RETRY_AFTER_SECONDS = 5
 MESSAGE = "The console is busy saving other changes, so this was not saved. Nothing changed: send it again in a moment."
@@ -20,13 +21,8 @@ def is_locked(error: Exception) -> bool:
     return isinstance(error, OperationalError) and "database is locked" in str(error)
 
 
-def is_api_view(request) -> bool:
-    view_class = getattr(request.resolver_match and request.resolver_match.func, "cls", None)
-    return isinstance(view_class, type) and issubclass(view_class, APIView)
-
-
 def busy_response(request) -> HttpResponse:
-    if is_api_view(request):
+    if is_api_view(request.resolver_match and request.resolver_match.func):
         response = JsonResponse({"message": MESSAGE}, status=503)
     else:
         # Like the 500 page: no context processors, so nothing here reads the database.

@@ -46,7 +46,7 @@ from rest_framework.views import APIView
 
 from accounts import audit
 from accounts.access import module_permission, restrict, scope_ids
-from console.api import ErrorSerializer, Serializer
+from console.api import ErrorSerializer, Serializer, is_json
 from console.cache import cached
 from console.text import LINE_MAX
 
@@ -128,10 +128,9 @@ class AgoraView(APIView):
         return [permission() if permission else IsAuthenticated()]
 
     def body(self, serializer_class) -> dict:
-        media_type = self.request.content_type.partition(";")[0].strip().lower()
-        if media_type != "application/json":
+        if not is_json(self.request):
             raise exceptions.UnsupportedMediaType(
-                media_type, detail='The body must be JSON, sent with "Content-Type: application/json".'
+                self.request.content_type, detail='The body must be JSON, sent with "Content-Type: application/json".'
             )
         data = self.request.data  # one JSON object (console.parsers), else 400
         serializer = serializer_class(data=data)

@@ -22,7 +22,7 @@ from billing.estimate import month_to_date
 from billing.models import Statement, month_end
 from conftest import make_org
 from usage.models import DailyUsage
-from usage.tests.worker_process import Workers, forget_broker, make_broker, wait_for
+from usage.tests.worker_process import Workers, broker, wait_for  # noqa: F401  (broker: the fixture)
 
 CLOSE = "billing.tasks.close_previous_month"
 
@@ -77,17 +77,8 @@ def test_a_close_interrupted_inside_an_organization_leaves_nothing_of_it_and_the
 # A real worker, killed ---------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["redis", "filesystem"])
-def broker(request, tmp_path):
-    if request.param == "redis":
-        request.applymarker(pytest.mark.services)
-    broker = make_broker(request.param, tmp_path)
-    yield broker
-    forget_broker(broker)
-
-
 @pytest.fixture
-def workers(transactional_db, tmp_path, broker):
+def workers(transactional_db, tmp_path, broker):  # noqa: F811  (the imported fixture)
     made = Workers(tmp_path, broker)
     yield made
     made.stop_all()

@@ -29,7 +29,7 @@ from usage.models import DURATION_FIELDS, DailyUsage, PullLock, PullRun
 from usage.pulling import MAX_RESUMES, create_run, execute_run, reap_stale_runs
 from usage.tests.test_client import FakeUpstream, Sleeps
 from usage.tests.test_pulling import Agora
-from usage.tests.worker_process import STALE_AFTER, Workers, forget_broker, make_broker, wait_for
+from usage.tests.worker_process import STALE_AFTER, Workers, broker, wait_for  # noqa: F401  (broker: the fixture)
 
 Q1 = (date(2026, 1, 1), date(2026, 3, 31))  # three windows per project, from Jan 1, Feb 1 and Mar 4
 STALE = timedelta(minutes=10)
@@ -261,17 +261,8 @@ def test_the_reaper_runs_every_minute(settings):
 # A real worker, killed ---------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["redis", "filesystem"])
-def broker(request, tmp_path):
-    if request.param == "redis":
-        request.applymarker(pytest.mark.services)
-    broker = make_broker(request.param, tmp_path)
-    yield broker
-    forget_broker(broker)
-
-
 @pytest.fixture
-def workers(transactional_db, tmp_path, broker, live_server, settings):
+def workers(transactional_db, tmp_path, broker, live_server, settings):  # noqa: F811  (the imported fixture)
     """Worker processes on the test's database (shared once the test calls `workers.share()`) and broker,
     pulling from the sandbox this test process serves; killed at the end whatever happened."""
     settings.USAGE_UPSTREAM_URL = live_server.url + "/sandbox"

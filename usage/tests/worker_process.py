@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 import redis
 from celery import Celery
 from django.conf import settings
@@ -140,6 +141,16 @@ def forget_broker(broker: Broker) -> None:
     if broker.kind == "redis":
         client = redis.Redis.from_url(TEST_REDIS_URL)
         client.delete(broker.queue, f"_kombu.binding.{broker.queue}")
+
+
+@pytest.fixture(params=["redis", "filesystem"])
+def broker(request, tmp_path) -> Broker:
+    """A broker of the test's own, on Redis and on the embedded filesystem broker."""
+    if request.param == "redis":
+        request.applymarker(pytest.mark.services)
+    broker = make_broker(request.param, tmp_path)
+    yield broker
+    forget_broker(broker)
 
 
 # The workers -------------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """Usage alerts: thresholds on an organization's month-to-date minutes or estimated amount.
 
-`check_alerts` runs after every usage pull that wrote rows (the `usage_updated` signal, in the worker that
-pulled). An alert whose metric has reached its threshold fires once per month: the `AlertFiring` row
-(unique per alert and month) is written first, under the alert's row lock and in a savepoint, so two
-checks at once fire it once. The bell notifications are written in the same transaction; the e-mails,
-one message per recipient, go out after it commits. An alert created after its threshold was crossed
-fires on the next check. Recipients are the organization's active members whose role gives billing or
-usage view.
+`check_alerts` runs whenever a figure an alert watches can change: after every usage pull that wrote
+rows (the `usage_updated` signal, in the worker that pulled), when an alert is created (an alert below
+the month's figure fires at once) and when a price book of the organization is saved or deleted.
+
+An alert whose metric has reached its threshold fires once per month: the `AlertFiring` row (unique per
+alert and month) is written first, under the alert's row lock and in a savepoint, so two checks at once
+fire it once. The bell notifications are written in the same transaction; the e-mails, one message per
+recipient, go out after it commits. Recipients are the organization's active members whose role gives
+billing or usage view.
 """
 
 import logging
@@ -28,9 +30,8 @@ from accounts.services import RuleViolation
 from console.text import one_line
 from usage.signals import usage_updated
 
-from .estimate import month_seconds, month_to_date
+from .estimate import billed_minutes, month_to_date
 from .models import AlertFiring, PriceBook, UsageAlert
-from .pricing import minutes_for, tier_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +50,7 @@ def current_values(organization: Organization, today: date | None = None) -> dic
     try:
         priced = month_to_date(organization, today).priced
     except PriceBook.DoesNotExist:
-        seconds = month_seconds(organization, today.replace(day=1), today)
-        minutes = sum(minutes_for(tier) for tier in tier_seconds(seconds).values())
+        minutes = sum(billed_minutes(organization, today.replace(day=1), today).values())
         return {MINUTES: Decimal(minutes), AMOUNT: None}
     return {MINUTES: Decimal(priced.total_minutes), AMOUNT: priced.total}
 
@@ -103,6 +103,7 @@ def create_alert(actor: Membership, metric: str, threshold: Decimal, *, request=
         metric=metric,
         threshold=str(threshold),
     )
+    check_alerts(organization)  # true now: an alert set below this month's figure fires at once
     return alert
 
 

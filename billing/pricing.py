@@ -1,21 +1,19 @@
-"""Pricing: one month's usage seconds and a set of prices -> priced lines and a total.
+"""Pricing: one month's billable minutes per tier and a set of prices -> priced lines and a total.
 
-Pure Python (no Django), so the month-to-date estimate, the issued statement and the tests all call the
-same `price_month`. All money is `Decimal`; nothing here uses floats.
+No database access, so the month-to-date estimate, the issued statement and the tests all call the same
+`price_month`. All money is `Decimal`; nothing here uses floats. The minutes come from `usage.minutes`, the
+one definition of billable minutes (rounded up per project, tier, business and day; legacy HD+ as HD).
 
 Rules from the reference (agora-console.md section 4):
 
 - Five tiers, in this order: Audio, Video HD, Video Full HD, Video 2K, Video 2K+. Prices are per 1,000
   minutes; Agora's list prices are in `LIST_PRICES`.
-- Minutes per tier = ceil(the month's seconds for that tier / 60): 59 s -> 1 min, 61 s -> 2 min.
 - 10,000 free minutes per month, consumed in tier order audio -> HD -> Full HD -> 2K -> 2K+.
 - Volume discount bands on the month's minutes: 100,000-499,999 at 5%, 500,000-999,999 at 7%,
   1,000,000 and up at 10%.
 
 Decisions (where the reference is silent or ambiguous):
 
-- Legacy HD+ seconds (`video_hd_plus`) are billed as HD: they are added to `video_hd` seconds *before*
-  rounding up to minutes (30 s HD + 30 s HD+ = 1 minute, not 2).
 - Each line's amount = billable minutes x unit price / 1000, quantized to cents once, ROUND_HALF_UP.
 - The reference's last band stops at 3,000,000 minutes; we decide that 10% also applies beyond it.
 - The discount is GRADUATED, like tax brackets: only the minutes whose position in the month falls inside
@@ -30,10 +28,10 @@ Decisions (where the reference is silent or ambiguous):
   percent, and percent <= 100).
 - The exact total = sum of the exact (unquantized) line amounts - the exact graduated discount. The
   statement total = that exact total quantized to cents (ROUND_HALF_UP), which is therefore monotone in
-  usage. The subtotal is the sum of the quantized line amounts, and the line shown as
-  `discount_and_rounding` = subtotal - total, so the lines always add up exactly to the total. When no
-  band is reached, that line is only the difference between rounding each line and rounding the sum:
-  usually 0.00, at most a few cents either way (it can be negative, e.g. -0.01).
+  usage. The lines shown: each tier's amount (quantized), the discount (the exact discount quantized, never
+  negative), and a rounding line = total - (subtotal - discount), the difference between rounding each line
+  and rounding the sum: a cent or two either way, shown only when it is not zero. The lines shown always add
+  up exactly to the total.
 """
 
 from __future__ import annotations
@@ -42,26 +40,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
+from usage.minutes import TIERS, Tier
+
 CENT = Decimal("0.01")
 PER_MINUTES = 1000  # prices are per 1,000 minutes
 _PRECISION = 60  # digits: every intermediate product is exact
 
 
-@dataclass(frozen=True)
-class Tier:
-    key: str  # also the `Prices` attribute holding its price
-    label: str
-    columns: tuple[str, ...]  # DailyUsage columns whose seconds are billed in this tier
-
-
-TIERS: tuple[Tier, ...] = (
-    Tier("audio", "Audio", ("audio",)),
-    Tier("video_hd", "Video HD", ("video_hd", "video_hd_plus")),
-    Tier("video_full_hd", "Video Full HD", ("video_full_hd",)),
-    Tier("video_2k", "Video 2K", ("video_2k",)),
-    Tier("video_2k_plus", "Video 2K+", ("video_2k_plus",)),
-)
-COLUMNS: frozenset[str] = frozenset(column for tier in TIERS for column in tier.columns)
+TIER_KEYS = frozenset(tier.key for tier in TIERS)  # a tier's key is also the `Prices` attribute of its price
 
 DEFAULT_FREE_MINUTES = 10_000
 DEFAULT_DISCOUNT_BANDS: tuple[tuple[int, Decimal], ...] = (
@@ -134,7 +120,6 @@ LIST_PRICES = Prices(
 class Line:
     tier: str
     label: str
-    seconds: int
     minutes: int
     free_minutes: int
     billable_minutes: int
@@ -147,7 +132,8 @@ class Priced:
     lines: tuple[Line, ...]
     total_minutes: int
     subtotal: Decimal  # sum of the line amounts
-    discount_and_rounding: Decimal  # subtotal - total
+    discount: Decimal  # the graduated volume discount, in cents, >= 0 (a line shown as a deduction)
+    rounding: Decimal  # total - (subtotal - discount): a cent or two, either way, usually 0
     total: Decimal
     currency: str = "USD"
     exact_total: Decimal = field(default=Decimal(0), compare=False)  # before quantizing, for audits
@@ -157,23 +143,15 @@ def to_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def minutes_for(seconds: int) -> int:
-    """Seconds -> minutes, rounded up (59 s -> 1, 60 s -> 1, 61 s -> 2)."""
-    return -(-seconds // 60)
-
-
-def tier_seconds(seconds_by_column: Mapping[str, int]) -> dict[str, int]:
-    """Month's seconds per tier; legacy HD+ seconds are added to HD. Unknown columns are an error."""
-    unknown = set(seconds_by_column) - COLUMNS
+def tier_minutes(minutes_by_tier: Mapping[str, int]) -> list[int]:
+    """Minutes in TIERS order; unknown tiers and negative minutes are an error."""
+    unknown = set(minutes_by_tier) - TIER_KEYS
     if unknown:
-        raise ValueError(f"unknown usage columns: {sorted(unknown)}")
-    totals = {}
-    for tier in TIERS:
-        seconds = [int(seconds_by_column.get(column, 0) or 0) for column in tier.columns]
-        if any(value < 0 for value in seconds):
-            raise ValueError(f"negative seconds for {tier.label}")
-        totals[tier.key] = sum(seconds)
-    return totals
+        raise ValueError(f"unknown tiers: {sorted(unknown)}")
+    minutes = [int(minutes_by_tier.get(tier.key, 0) or 0) for tier in TIERS]
+    if any(value < 0 for value in minutes):
+        raise ValueError("negative minutes")
+    return minutes
 
 
 def apply_free_minutes(minutes: list[int], free_minutes: int) -> list[int]:
@@ -215,18 +193,17 @@ def graduated_discount(
     return discount
 
 
-def price_month(seconds_by_column: dict[str, int], prices: Prices) -> Priced:
-    """Price one month's usage (seconds per DailyUsage column, summed over the month) with `prices`."""
+def price_month(minutes_by_tier: Mapping[str, int], prices: Prices) -> Priced:
+    """Price one month's billable minutes per tier (see `usage.minutes`) with `prices`."""
     with localcontext() as context:
         context.prec = _PRECISION
-        seconds = tier_seconds(seconds_by_column)
-        minutes = [minutes_for(seconds[tier.key]) for tier in TIERS]
+        minutes = tier_minutes(minutes_by_tier)
         free = apply_free_minutes(minutes, prices.free_minutes)
         lines = []
         exact_lines = Decimal(0)
         billable_groups = []
-        for tier, tier_minutes, free_used in zip(TIERS, minutes, free, strict=True):
-            billable = tier_minutes - free_used
+        for tier, minutes_of_tier, free_used in zip(TIERS, minutes, free, strict=True):
+            billable = minutes_of_tier - free_used
             unit_price = prices.unit_price(tier)
             exact_amount = Decimal(billable) * unit_price / PER_MINUTES
             exact_lines += exact_amount
@@ -235,22 +212,24 @@ def price_month(seconds_by_column: dict[str, int], prices: Prices) -> Priced:
                 Line(
                     tier=tier.key,
                     label=tier.label,
-                    seconds=seconds[tier.key],
-                    minutes=tier_minutes,
+                    minutes=minutes_of_tier,
                     free_minutes=free_used,
                     billable_minutes=billable,
                     unit_price=unit_price,
                     amount=to_cents(exact_amount),
                 )
             )
-        exact_total = exact_lines - graduated_discount(billable_groups, sum(free), prices.discount_bands)
+        exact_discount = graduated_discount(billable_groups, sum(free), prices.discount_bands)
+        exact_total = exact_lines - exact_discount
         total = to_cents(exact_total)
         subtotal = sum((line.amount for line in lines), Decimal("0.00"))
+        discount = to_cents(exact_discount)
         return Priced(
             lines=tuple(lines),
             total_minutes=sum(minutes),
             subtotal=subtotal,
-            discount_and_rounding=subtotal - total,
+            discount=discount,
+            rounding=total - (subtotal - discount),
             total=total,
             currency=prices.currency,
             exact_total=exact_total,

@@ -9,6 +9,7 @@ from django.db.models import ProtectedError
 from accounts import audit
 from accounts.models import Organization
 
+from .alerts import check_alerts
 from .models import PRICE_FIELDS, BillingProfile, PriceBook
 from .price_book_forms import effective_from_problem, plain_price
 
@@ -71,6 +72,7 @@ def save_price_book(request, book: PriceBook | None, values: dict) -> PriceBook:
             old=old,
             new=snapshot(book),
         )
+    transaction.on_commit(lambda: check_alerts(organization))  # the estimate an alert watches may have changed
     return book
 
 
@@ -88,6 +90,7 @@ def delete_price_book_of(request, book: PriceBook) -> None:
     except ProtectedError as error:
         raise PermissionError(frozen_message(book, "deleted")) from error
     audit.record("billing.price_book_deleted", request=request, organization=organization, target=str(book), **values)
+    transaction.on_commit(lambda: check_alerts(organization))
 
 
 def frozen_message(book: PriceBook, done: str) -> str:

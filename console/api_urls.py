@@ -79,6 +79,7 @@ urlpatterns = [
     path("v1/usage/daily/", usage_api.DailyUsageViewSet.as_view({"get": "list"}), name="api_usage_daily"),
     path("v1/usage/summary/", usage_api.UsageSummaryViewSet.as_view({"get": "summary"}), name="api_usage_summary"),
     # Billing
+    path("v1/billing/estimate/", billing_api.EstimateViewSet.as_view({"get": "current"}), name="api_estimate"),
     path("v1/statements/", billing_api.StatementViewSet.as_view({"get": "list"}), name="api_statements"),
     re_path(  # invoice numbers only (INV-YYYYMM-####): nothing else reaches a query
         r"^v1/statements/(?P<number>[A-Za-z0-9-]{1,20})/$",

@@ -14,9 +14,10 @@ from accounts.access import restrict
 from console.api import ModulePermissionMixin
 from projects.models import Project
 
+from . import minutes as billable
 from .api_serializers import DailyUsageSerializer, SummaryQuerySerializer, UsageSummarySerializer
 from .models import DailyUsage
-from .report import BUSINESS_LABELS, TIERS, ProjectRef, Row, usage_report
+from .report import BUSINESS_LABELS, COLUMNS, ProjectRef, Row, total_row, usage_report
 
 TAG = "Usage"
 
@@ -80,7 +81,7 @@ class UsageSummaryViewSet(ModulePermissionMixin, viewsets.GenericViewSet):
         group_by = params.get("group_by")
         if group_by == "project":
             groups = _per_project(projects, day_from, day_to, business)
-            total = _total(groups, day_from, day_to)
+            total = total_row(groups, day_from, day_to)
         else:
             report = usage_report(projects, day_from, day_to, business, granularity=group_by or "month")
             groups = report.periods if group_by else []
@@ -114,18 +115,13 @@ def _per_project(projects, day_from: date, day_to: date, business: str) -> list[
     )
     sums = (
         usage.values("project_id", "project__project_id", "project__name")
-        .annotate(**{tier: Sum(tier) for tier in TIERS})
+        .annotate(**{f"sum_{column}": Sum(column) for column in COLUMNS}, **billable.minutes_sums())
         .order_by("project__name", "project_id")
     )
     rows = []
     for values in sums:
-        seconds = tuple(int(values[tier] or 0) for tier in TIERS)
+        seconds = tuple(int(values[f"sum_{column}"] or 0) for column in COLUMNS)
         if any(seconds):
             project = ProjectRef(values["project_id"], values["project__project_id"], values["project__name"])
-            rows.append(Row(day_from, day_to, seconds, "month", project))
+            rows.append(Row(day_from, day_to, seconds, billable.read_minutes(values), "month", project))
     return rows
-
-
-def _total(rows: list[Row], day_from: date, day_to: date) -> Row:
-    seconds = tuple(sum(row.seconds[index] for row in rows) for index in range(len(TIERS)))
-    return Row(day_from, day_to, seconds, "month", is_total=True)

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from console.api import ModelSerializer, Serializer
 
 from .models import BUSINESSES, TIER_LABELS, DailyUsage
-from .report import TIERS, Row
+from .report import COLUMNS, TIERS, Row
 
 MAX_DAYS = 731  # two years, a leap day included; as the usage page
 GROUPINGS = ("day", "month", "project")
@@ -21,19 +21,27 @@ class DailyUsageSerializer(ModelSerializer):
 
     class Meta:
         model = DailyUsage
-        fields = ["project", "project_name", "date", "business", *TIERS, "total_seconds", "pulled_at"]
+        fields = ["project", "project_name", "date", "business", *COLUMNS, "total_seconds", "pulled_at"]
         read_only_fields = fields
-        extra_kwargs = {tier: {"help_text": f"{TIER_LABELS[tier]}, seconds."} for tier in TIERS}
+        extra_kwargs = {column: {"help_text": f"{TIER_LABELS[column]}, seconds."} for column in COLUMNS}
 
     def get_total_seconds(self, row: DailyUsage) -> int:
-        return sum(getattr(row, tier) for tier in TIERS)
+        return sum(getattr(row, column) for column in COLUMNS)
 
 
-# One number per tier, named as the daily rows' columns (built from the tier list, so it never drifts).
-TiersSerializer = type(
-    "Tiers",
+# One number per usage column (seconds) or per billing tier (minutes), named as the daily rows' columns
+# (built from the lists, so they never drift).
+ColumnsSerializer = type(
+    "UsageSeconds",
     (Serializer,),
-    {tier: serializers.IntegerField(help_text=TIER_LABELS[tier]) for tier in TIERS} | {"__module__": __name__},
+    {column: serializers.IntegerField(help_text=TIER_LABELS[column]) for column in COLUMNS} | {"__module__": __name__},
+)
+TiersSerializer = type(
+    "BillableMinutes",
+    (Serializer,),
+    {tier: serializers.IntegerField(help_text=TIER_LABELS[tier]) for tier in TIERS}
+    | {"video_hd": serializers.IntegerField(help_text="Video HD, legacy HD+ included (billed as HD).")}
+    | {"__module__": __name__},
 )
 
 
@@ -66,12 +74,13 @@ class ProjectRefSerializer(Serializer):
 
 
 class UsageAmountSerializer(Serializer):
-    """Seconds per tier, and minutes as billed: each tier's seconds / 60 rounded up."""
+    """Seconds per usage column, and billable minutes per tier: each project's seconds of a tier on a day,
+    divided by 60 and rounded up, then summed (legacy HD+ billed as HD)."""
 
     start = serializers.DateField(help_text="First day this amount covers.")
     end = serializers.DateField(help_text="Last day, included.")
     project = ProjectRefSerializer(allow_null=True, help_text="With group_by=project.")
-    seconds = TiersSerializer()
+    seconds = ColumnsSerializer()
     minutes = TiersSerializer()
     total_seconds = serializers.IntegerField()
     total_minutes = serializers.IntegerField(help_text="The sum of the tiers' minutes.")
@@ -82,7 +91,7 @@ class UsageAmountSerializer(Serializer):
             "start": row.start.isoformat(),
             "end": row.end.isoformat(),
             "project": {"project_id": project.project_id, "name": project.name} if project else None,
-            "seconds": dict(zip(TIERS, row.seconds, strict=True)),
+            "seconds": dict(zip(COLUMNS, row.seconds, strict=True)),
             "minutes": dict(zip(TIERS, row.minutes, strict=True)),
             "total_seconds": row.total_seconds,
             "total_minutes": row.total_minutes,
@@ -98,5 +107,5 @@ class UsageSummarySerializer(Serializer):
         help_text="The project IDs asked for; empty: every project the caller may see.",
     )
     group_by = serializers.ChoiceField(choices=GROUPINGS, allow_null=True)
-    total = UsageAmountSerializer(help_text="The whole range; its minutes are rounded once per tier.")
+    total = UsageAmountSerializer(help_text="The whole range: the sum of the groups, as the usage page's total row.")
     groups = UsageAmountSerializer(many=True, help_text="Per day or month (every period), or per project with usage.")

@@ -5,16 +5,11 @@ of projects: one aggregate for the periods (every period of the range, zeros inc
 breakdown, one query per page of (period, project) rows (plus one to count them by month). The totals come
 from the periods' sums.
 
-Minutes, as billing counts them (reference section 4: "each tier's monthly total in seconds is divided by 60
-and rounded up"):
-
-- a row's minutes for a tier = ceil(that tier's seconds in the row / 60), computed separately for every row
-  (a period, or a period and a project);
-- the total row's minutes for a tier = ceil(the whole range's seconds for that tier / 60): rounded once, so the
-  total does not depend on the granularity or the breakdown, and for one calendar month it is exactly the
-  minutes a bill counts (before free minutes). The rows, each rounded up on its own, may therefore add up to a
-  little more than the total: less than one minute per row and tier;
-- a row's "total minutes" is the sum of its tiers' minutes (each tier is billed at its own price).
+Minutes are billable minutes as defined once in `usage.minutes` (rounded up per project, tier, business and
+day; legacy HD+ billed as HD), summed in the database. A row's minutes are the sum of its days' minutes, so the
+rows of any table add up to its total row, whatever the granularity or the breakdown, and a calendar month's
+total is exactly the minutes its bill counts. Seconds are kept per usage column (legacy HD+ on its own) for
+reference.
 """
 
 from __future__ import annotations
@@ -28,9 +23,11 @@ from functools import cached_property
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
+from . import minutes as billable
 from .models import BUSINESSES, DURATION_FIELDS, TIER_LABELS, DailyUsage
 
-TIERS: tuple[str, ...] = tuple(DURATION_FIELDS.values())  # Audio, HD, Full HD, 2K, 2K+, legacy HD+
+COLUMNS: tuple[str, ...] = tuple(DURATION_FIELDS.values())  # seconds: Audio, HD, Full HD, 2K, 2K+, legacy HD+
+TIERS: tuple[str, ...] = billable.TIER_KEYS  # minutes: Audio, HD (with legacy HD+), Full HD, 2K, 2K+
 GRANULARITIES = ("day", "month")
 BUSINESS_LABELS = {
     "default": "RTC (default)",
@@ -40,17 +37,11 @@ BUSINESS_LABELS = {
     "miniapp": "Mini app",
 }
 assert set(BUSINESS_LABELS) == set(BUSINESSES)
-TIER_CHOICES = [(tier, TIER_LABELS[tier]) for tier in TIERS]
 
-_SUMS = {f"sum_{tier}": Sum(tier) for tier in TIERS}
+_SUMS = {f"sum_{column}": Sum(column) for column in COLUMNS} | billable.minutes_sums()
 _NONZERO = Q()
-for _tier in TIERS:
-    _NONZERO |= Q(**{f"{_tier}__gt": 0})
-
-
-def minutes(seconds: int) -> int:
-    """Seconds to billed minutes: divided by 60, rounded up."""
-    return -(-seconds // 60)
+for _column in COLUMNS:
+    _NONZERO |= Q(**{f"{_column}__gt": 0})
 
 
 @dataclass(frozen=True)
@@ -62,18 +53,16 @@ class ProjectRef:
 
 @dataclass(frozen=True)
 class Row:
-    """One row of a report: a period (start..end, both included), optionally one project, seconds per tier."""
+    """One row of a report: a period (start..end, both included), optionally one project, seconds per usage
+    column and billable minutes per tier."""
 
     start: date
     end: date
-    seconds: tuple[int, ...]  # in TIERS order
+    seconds: tuple[int, ...]  # in COLUMNS order
+    minutes: tuple[int, ...]  # in TIERS order, summed from the days' rounded minutes
     granularity: str = "day"
     project: ProjectRef | None = None
     is_total: bool = False
-
-    @property
-    def minutes(self) -> tuple[int, ...]:
-        return tuple(minutes(value) for value in self.seconds)
 
     @property
     def total_seconds(self) -> int:
@@ -97,9 +86,17 @@ class Row:
         last = calendar.monthrange(self.start.year, self.start.month)[1]
         return self.start.day != 1 or self.end.day != last
 
-    def by_tier(self) -> dict[str, tuple[int, int]]:
-        """tier -> (seconds, minutes)."""
-        return {tier: (s, m) for tier, s, m in zip(TIERS, self.seconds, self.minutes, strict=True)}
+    def tier_seconds(self) -> tuple[int, ...]:
+        """Seconds per billing tier (in TIERS order): legacy HD+ counted with HD, as billed."""
+        by_column = dict(zip(COLUMNS, self.seconds, strict=True))
+        return tuple(sum(by_column[column] for column in tier.columns) for tier in billable.TIERS)
+
+
+def total_row(rows: list[Row], day_from: date, day_to: date, granularity: str = "month") -> Row:
+    """The total row of a table: the sums of its rows, seconds and minutes alike."""
+    seconds = tuple(sum(row.seconds[i] for row in rows) for i in range(len(COLUMNS)))
+    minutes = tuple(sum(row.minutes[i] for row in rows) for i in range(len(TIERS)))
+    return Row(day_from, day_to, seconds, minutes, granularity, is_total=True)
 
 
 @dataclass
@@ -115,8 +112,7 @@ class UsageReport:
 
     @cached_property
     def totals(self) -> Row:
-        seconds = tuple(sum(row.seconds[i] for row in self.periods) for i in range(len(TIERS)))
-        return Row(self.day_from, self.day_to, seconds, self.granularity, is_total=True)
+        return total_row(self.periods, self.day_from, self.day_to, self.granularity)
 
     @property
     def has_usage(self) -> bool:
@@ -149,19 +145,22 @@ class UsageReport:
         order = ("period", "project__name", "project_id")
         if self.granularity == "day":
             # (project, date, business) is unique: a row is already one period of one project, no grouping.
-            return usage.annotate(period=F("date")).values("period", *project_fields, *TIERS).order_by(*order)
+            minutes = billable.row_minutes_annotations()
+            rows = usage.annotate(period=F("date"), **minutes)
+            return rows.values("period", *project_fields, *COLUMNS, *minutes).order_by(*order)
         return (
             usage.annotate(period=TruncMonth("date"))
             .values("period", *project_fields)
-            .annotate(**{tier: Sum(tier) for tier in TIERS})
+            .annotate(**{f"sum_{column}": Sum(column) for column in COLUMNS}, **billable.minutes_sums())
             .order_by(*order)
         )
 
     def _breakdown_row(self, values: dict) -> Row:
         start, end = _period_bounds(values["period"], self.granularity, self.day_from, self.day_to)
         project = ProjectRef(values["project_id"], values["project__project_id"], values["project__name"])
-        seconds = tuple(int(values[tier] or 0) for tier in TIERS)
-        return Row(start, end, seconds, self.granularity, project)
+        prefix = "" if self.granularity == "day" else "sum_"
+        seconds = tuple(int(values[f"{prefix}{column}"] or 0) for column in COLUMNS)
+        return Row(start, end, seconds, billable.read_minutes(values), self.granularity, project)
 
 
 def usage_report(
@@ -191,22 +190,27 @@ def usage_report(
     if breakdown and granularity == "day":
         # (project, date, business) is unique: the projects with usage on a day are its non-empty rows.
         aggregates["projects"] = Count("pk", filter=_NONZERO)
-    sums: dict[date, list[int]] = {}
+    sums: dict[date, list[int]] = {}  # period start -> seconds per column, then minutes per tier
     count = 0
     for values in usage.values("date").annotate(**aggregates).order_by():
         day = values["date"]
-        period_sums = sums.setdefault(day if granularity == "day" else day.replace(day=1), [0] * len(TIERS))
-        for index, tier in enumerate(TIERS):
-            period_sums[index] += int(values[f"sum_{tier}"] or 0)
+        period_sums = sums.setdefault(day if granularity == "day" else day.replace(day=1), [0] * _WIDTH)
+        day_values = [int(values[f"sum_{column}"] or 0) for column in COLUMNS] + list(billable.read_minutes(values))
+        for index, value in enumerate(day_values):
+            period_sums[index] += value
         count += values.get("projects") or 0
     periods = []
     for start in _period_starts(day_from, day_to, granularity):
         first, last = _period_bounds(start, granularity, day_from, day_to)
-        periods.append(Row(first, last, tuple(sums.get(start, (0,) * len(TIERS))), granularity))
+        values = sums.get(start, [0] * _WIDTH)
+        periods.append(Row(first, last, tuple(values[: len(COLUMNS)]), tuple(values[len(COLUMNS) :]), granularity))
     if breakdown and granularity == "month":  # (month, project) pairs with usage: one more query
         months = usage.filter(_NONZERO).annotate(period=TruncMonth("date")).values("period", "project_id")
         count = months.distinct().count()
     return UsageReport(day_from, day_to, business, granularity, breakdown, periods, count, usage)
+
+
+_WIDTH = len(COLUMNS) + len(TIERS)
 
 
 def _period_starts(day_from: date, day_to: date, granularity: str) -> Iterator[date]:
@@ -256,11 +260,10 @@ class Glance:
 
 def usage_glance(projects_qs: QuerySet, today: date, business: str = "default", days: int = 30) -> Glance:
     """One query: daily sums from the earlier of the month's first day and 30 days ago, up to today."""
-    month_start = today.replace(day=1)
+    month_start, _ = billable.month_to_date_range(today)
     spark_start = today - timedelta(days=days - 1)
     report = usage_report(projects_qs, min(month_start, spark_start), today, business, "day")
     in_month = [row for row in report.periods if row.start >= month_start]
-    seconds = tuple(sum(row.seconds[i] for row in in_month) for i in range(len(TIERS)))
-    month_to_date = Row(month_start, today, seconds, "month", is_total=True)
+    month_to_date = total_row(in_month, month_start, today)
     daily = [row for row in report.periods if row.start >= spark_start]
     return Glance(month_start, today, month_to_date, daily)

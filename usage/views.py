@@ -15,7 +15,7 @@ from projects.models import Project
 
 from . import report as reports
 from .models import BUSINESSES, TIER_LABELS
-from .report import BUSINESS_LABELS, GRANULARITIES, TIERS, Row, usage_glance
+from .report import BUSINESS_LABELS, COLUMNS, GRANULARITIES, TIERS, Row, usage_glance
 from .sync_views import usage_tabs
 
 PRESETS = {
@@ -36,7 +36,6 @@ TIER_COLORS = {
     "video_full_hd": "#7b4ddb",
     "video_2k": "#f08c00",
     "video_2k_plus": "#d6336c",
-    "video_hd_plus": "#8c96a8",
 }
 # Column headers of the table (the chart and the summary use the full TIER_LABELS).
 TIER_SHORT_LABELS = {
@@ -45,7 +44,6 @@ TIER_SHORT_LABELS = {
     "video_full_hd": "Full HD",
     "video_2k": "2K",
     "video_2k_plus": "2K+",
-    "video_hd_plus": "HD+ (legacy)",
 }
 TRUTHY = ("1", "on", "true", "yes")
 
@@ -184,9 +182,21 @@ def _report(request):
 # The page ---------------------------------------------------------------------------------------------------
 
 
+def _seconds_note(seconds: int, tier: str, row: Row) -> str:
+    """The tooltip of a minutes cell: the exact seconds (HD says how many were legacy HD+)."""
+    note = f"{seconds:,} s"
+    legacy = row.seconds[COLUMNS.index("video_hd_plus")]
+    if tier == "video_hd" and legacy:
+        note += f", of which {legacy:,} s legacy HD+"
+    return note
+
+
 def _cells(row: Row) -> list[dict]:
     """A row's minute cells, formatted, with the exact seconds for the tooltip."""
-    return [{"minutes": f"{m:,}", "seconds": f"{s:,}"} for s, m in zip(row.seconds, row.minutes, strict=True)]
+    return [
+        {"minutes": f"{m:,}", "seconds": _seconds_note(s, tier, row)}
+        for tier, s, m in zip(TIERS, row.tier_seconds(), row.minutes, strict=True)
+    ]
 
 
 def _table_row(row: Row) -> dict:
@@ -234,8 +244,13 @@ def usage_report(request):
         "totals": _table_row(report.totals),
         "chart": _chart(report) if report.has_usage else None,
         "summary": [
-            {"label": TIER_LABELS[tier], "color": TIER_COLORS[tier], "minutes": f"{m:,}", "seconds": f"{s:,}"}
-            for tier, s, m in zip(TIERS, report.totals.seconds, report.totals.minutes, strict=True)
+            {
+                "label": TIER_LABELS[tier],
+                "color": TIER_COLORS[tier],
+                "minutes": f"{m:,}",
+                "seconds": _seconds_note(s, tier, report.totals),
+            }
+            for tier, s, m in zip(TIERS, report.totals.tier_seconds(), report.totals.minutes, strict=True)
             if s
         ],
         "page": page,
@@ -266,7 +281,7 @@ def csv_header(breakdown: bool) -> list[str]:
     header = ["period", "period_start", "period_end"]
     if breakdown:
         header += ["project_id", "project_name"]
-    header += [f"{tier}_seconds" for tier in TIERS] + [f"{tier}_minutes" for tier in TIERS]
+    header += [f"{column}_seconds" for column in COLUMNS] + [f"{tier}_minutes" for tier in TIERS]
     return header + ["total_seconds", "total_minutes"]
 
 

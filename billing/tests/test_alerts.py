@@ -5,12 +5,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.models import AuditEntry, Membership, Notification, Role, User
 from accounts.permissions import BUILTIN_ROLES, MODULES_BY_KEY
 from billing.alerts import MAX_ALERTS, check_alerts, create_alert
-from billing.models import AlertFiring, PriceBook, UsageAlert
+from billing.models import PRICE_FIELDS, AlertFiring, PriceBook, UsageAlert
+from billing.services import save_price_book
 from conftest import PASSWORD, run_together
 from usage.models import DailyUsage, PullRun
 from usage.pulling import create_run, execute_run
@@ -169,6 +171,47 @@ def test_an_alert_added_after_its_threshold_was_crossed_fires_on_the_next_check(
     assert fire(acme.organization) == []  # no alert yet
     late = create_alert(acme.membership("finance"), "minutes", Decimal(1000))
     assert [f.alert for f in fire(acme.organization)] == [late]
+
+
+def this_month_usage(org, **seconds):
+    """Usage today (UTC), so that the month-to-date figures an alert reads include it."""
+    add_usage(org.projects[0], timezone.now().date(), **seconds)
+
+
+def test_an_alert_set_below_this_months_figure_fires_when_it_is_created(
+    acme, django_capture_on_commit_callbacks, mailoutbox
+):
+    # 20,000 minutes of 2K: 10,000 free, 10,000 x 15.99 / 1000 = USD 159.90 estimated.
+    this_month_usage(acme, video_2k=minutes(20_000))
+    with django_capture_on_commit_callbacks(execute=True):
+        by_amount = create_alert(acme.membership("finance"), "amount", Decimal(50))
+        by_minutes = create_alert(acme.membership("finance"), "minutes", Decimal(20_000))
+        above = create_alert(acme.membership("finance"), "amount", Decimal(160))
+    assert by_amount.firings.get().value == Decimal("159.90")
+    assert by_minutes.firings.get().value == Decimal(20_000)  # reached exactly
+    assert not above.firings.exists()
+    assert len(mailoutbox) == 2 * len(builtin_recipient_keys())
+
+
+def test_saving_a_price_book_checks_the_amount_alerts_at_once(acme, django_capture_on_commit_callbacks):
+    this_month_usage(acme, video_2k=minutes(20_000))  # USD 159.90 at list prices
+    watching = create_alert(acme.membership("finance"), "amount", Decimal(200))
+    assert not watching.firings.exists()
+    request = RequestFactory().post("/")
+    request.user, request.membership = acme.users["finance"], acme.membership("finance")
+    values = {"effective_from": timezone.now().date().replace(day=1), "free_minutes": 0, "discount_bands": []}
+    values.update({field: Decimal("20") for field in PRICE_FIELDS.values()})  # 20,000 x 20 / 1000 = USD 400
+    with django_capture_on_commit_callbacks(execute=True):
+        save_price_book(request, None, values)
+    assert watching.firings.get().value == Decimal("400.00")
+
+
+def test_the_page_says_reached_as_soon_as_an_alert_is_added(acme, client_for):
+    this_month_usage(acme, video_2k=minutes(20_000))
+    client = client_for(acme.users["finance"])
+    client.post(ALERTS_URL, {"metric": "amount", "threshold": "50"})
+    html = client.get(ALERTS_URL).content.decode()
+    assert "USD 159.90" in html and html.count("Fired</span>") == 1 and "Not reached" not in html
 
 
 def test_without_a_price_book_minutes_alerts_still_fire_and_amount_alerts_wait(acme, fire):

@@ -4,7 +4,7 @@ from decimal import Decimal
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.estimate import month_seconds, month_to_date
+from billing.estimate import billed_minutes, month_to_date
 from billing.models import PriceBook
 from billing.pricing import price_month
 from usage.models import DailyUsage
@@ -30,11 +30,14 @@ def test_the_estimate_prices_the_month_so_far_for_every_project(acme):
     assert estimate.priced.total == Decimal("19.95")
 
 
-def test_the_estimate_equals_pricing_the_same_seconds(acme):
+def test_the_estimate_equals_pricing_the_same_minutes(acme):
     add_usage(acme.projects[0], date(2026, 11, 2), audio=123_456, video_full_hd=98_765, video_2k_plus=4_321)
-    seconds = month_seconds(acme.organization, date(2026, 11, 1), date(2026, 11, 30))
+    add_usage(acme.projects[1], date(2026, 11, 2), audio=1)
+    minutes = billed_minutes(acme.organization, date(2026, 11, 1), date(2026, 11, 30))
+    # Each project's day rounded up on its own: ceil(123,456 / 60) + ceil(1 / 60).
+    assert minutes == {"audio": 2_058 + 1, "video_hd": 0, "video_full_hd": 1_647, "video_2k": 0, "video_2k_plus": 73}
     book = PriceBook.book_for(acme.organization, date(2026, 11, 1))
-    assert month_to_date(acme.organization, today=date(2026, 11, 30)).priced == price_month(seconds, book.prices())
+    assert month_to_date(acme.organization, today=date(2026, 11, 30)).priced == price_month(minutes, book.prices())
 
 
 def test_another_organizations_usage_is_not_billed_here(acme, globex):

@@ -290,9 +290,10 @@ def test_a_statement_issued_during_an_edit_wins(acme):
 
 
 def statement_matches_its_book(statement: Statement) -> bool:
-    """The issued total is what the statement's book, as stored now, gives for the billed seconds."""
+    """The issued total is what the statement's book, as stored now, gives for the billed minutes."""
     statement.price_book.refresh_from_db()
-    return price_month(statement.usage_seconds, statement.price_book.prices()).total == statement.usage_total
+    minutes = {line.tier: line.minutes for line in statement.lines.filter(kind="usage")}
+    return price_month(minutes, statement.price_book.prices()).total == statement.usage_total
 
 
 def list_price_book() -> PriceBook:

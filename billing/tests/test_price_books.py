@@ -85,7 +85,7 @@ def test_prices_round_trip(acme):
     assert prices.discount_bands == ((50_000, D("2.5")), (200_000, D("6")))
     assert prices.currency == "USD"
     # 6,000 audio minutes, 1,000 billable at 0.8912 / 1000 = 0.8912 -> 0.89.
-    assert price_month({"audio": 6_000 * 60}, prices).total == D("0.89")
+    assert price_month({"audio": 6_000}, prices).total == D("0.89")
 
 
 @pytest.mark.parametrize(

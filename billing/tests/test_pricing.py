@@ -1,5 +1,7 @@
 """billing.pricing.price_month: worked examples computed by hand, then properties (hypothesis).
 
+Input: billable minutes per tier (usage.minutes turns seconds into minutes; tested in usage/tests).
+
 List prices, USD per 1,000 minutes: Audio 0.99, HD 3.99, Full HD 8.99, 2K 15.99, 2K+ 35.99.
 10,000 free minutes (audio -> HD -> Full HD -> 2K -> 2K+); graduated bands from position 100,000 at 5%,
 500,000 at 7%, 1,000,000 at 10%.
@@ -12,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.pricing import COLUMNS, LIST_PRICES, TIERS, Prices, price_month
+from billing.pricing import LIST_PRICES, TIERS, Prices, price_month
 
 D = Decimal
-MIN = 60  # seconds
+TIER_KEYS = [tier.key for tier in TIERS]
 
 
 def amounts(priced) -> dict[str, Decimal]:
@@ -33,11 +35,11 @@ def test_month_under_the_free_minutes_costs_nothing():
     # audio 4,000 + HD 3,000 + Full HD 2,000 + 2K 500 + 2K+ 499 = 9,999 minutes <= 10,000 free: all free.
     priced = price_month(
         {
-            "audio": 4_000 * MIN,
-            "video_hd": 3_000 * MIN,
-            "video_full_hd": 2_000 * MIN,
-            "video_2k": 500 * MIN,
-            "video_2k_plus": 499 * MIN,
+            "audio": 4_000,
+            "video_hd": 3_000,
+            "video_full_hd": 2_000,
+            "video_2k": 500,
+            "video_2k_plus": 499,
         },
         LIST_PRICES,
     )
@@ -45,7 +47,7 @@ def test_month_under_the_free_minutes_costs_nothing():
     assert [line.free_minutes for line in priced.lines] == [4_000, 3_000, 2_000, 500, 499]
     assert [line.billable_minutes for line in priced.lines] == [0, 0, 0, 0, 0]
     assert priced.subtotal == D("0.00")
-    assert priced.discount_and_rounding == D("0.00")
+    assert (priced.discount, priced.rounding) == (D("0.00"), D("0.00"))
     assert priced.total == D("0.00")
     assert str(priced.total) == "0.00"
     assert priced.currency == "USD"
@@ -65,11 +67,11 @@ def test_five_tiers_free_minutes_run_out_inside_hd():
     # Month: 18,500 minutes < 100,000, no band. Exact total 71.915 -> 71.92; discount line 0.00.
     priced = price_month(
         {
-            "audio": 6_000 * MIN,
-            "video_hd": 9_000 * MIN,
-            "video_full_hd": 2_000 * MIN,
-            "video_2k": 1_000 * MIN,
-            "video_2k_plus": 500 * MIN,
+            "audio": 6_000,
+            "video_hd": 9_000,
+            "video_full_hd": 2_000,
+            "video_2k": 1_000,
+            "video_2k_plus": 500,
         },
         LIST_PRICES,
     )
@@ -85,7 +87,8 @@ def test_five_tiers_free_minutes_run_out_inside_hd():
         "video_2k_plus": D("18.00"),
     }
     assert priced.subtotal == D("71.92")
-    assert priced.discount_and_rounding == D("0.00")
+    # The exact 71.915 rounds to 71.92 whether the lines or the sum are rounded: no rounding line.
+    assert (priced.discount, priced.rounding) == (D("0.00"), D("0.00"))
     assert priced.total == D("71.92")
 
 
@@ -97,13 +100,13 @@ def test_audio_only_month_crossing_the_five_percent_band():
     # Line: 110,000 x 0.99 / 1000 = 108.90.
     # 5% band = positions 100,000..499,999; here 100,000..120,000 = 20,001 minutes.
     # Discount: 20,001 x 0.99 / 1000 x 5% = 20,001 x 0.0000495 = 0.99 + 0.0000495 = 0.9900495.
-    # Exact total 108.90 - 0.9900495 = 107.9099505 -> 107.91; discount line 108.90 - 107.91 = 0.99.
-    priced = price_month({"audio": 120_000 * MIN}, LIST_PRICES)
+    # Exact total 108.90 - 0.9900495 = 107.9099505 -> 107.91; discount 0.99; 108.90 - 0.99 = 107.91: no rounding.
+    priced = price_month({"audio": 120_000}, LIST_PRICES)
     assert line(priced, "audio").billable_minutes == 110_000
     assert line(priced, "audio").amount == D("108.90")
     assert priced.exact_total == D("107.9099505")
     assert priced.subtotal == D("108.90")
-    assert priced.discount_and_rounding == D("0.99")
+    assert (priced.discount, priced.rounding) == (D("0.99"), D("0.00"))
     assert priced.total == D("107.91")
 
 
@@ -112,12 +115,12 @@ def test_band_takes_the_cheapest_minutes_first():
     # Billable by descending price: HD 20,000 (positions 10,001..30,000), then audio 80,000 (30,001..110,000).
     # Lines: audio 80,000 x 0.99 / 1000 = 79.20; HD 20,000 x 3.99 / 1000 = 79.80; subtotal 159.00.
     # 5% band positions 100,000..110,000 = 10,001 audio minutes: 10,001 x 0.0000495 = 0.4950495.
-    # Exact total 159.00 - 0.4950495 = 158.5049505 -> 158.50; discount line 0.50.
-    priced = price_month({"audio": 90_000 * MIN, "video_hd": 20_000 * MIN}, LIST_PRICES)
+    # Exact total 159.00 - 0.4950495 = 158.5049505 -> 158.50; discount 0.4950495 -> 0.50; no rounding.
+    priced = price_month({"audio": 90_000, "video_hd": 20_000}, LIST_PRICES)
     assert amounts(priced)["audio"] == D("79.20")
     assert amounts(priced)["video_hd"] == D("79.80")
     assert priced.exact_total == D("158.5049505")
-    assert priced.discount_and_rounding == D("0.50")
+    assert (priced.discount, priced.rounding) == (D("0.50"), D("0.00"))
     assert priced.total == D("158.50")
 
 
@@ -125,8 +128,8 @@ def test_reaching_the_band_does_not_make_the_month_cheaper():
     # 99,999 audio minutes: billable 89,999 x 0.99 / 1000 = 89.09901 -> 89.10; no band (position 99,999).
     # 100,000: billable 90,000 -> 89.10; minute 100,000 is in the 5% band: 0.0000495 off
     #   -> exact 89.0999505 -> 89.10. Same bill, not a 5% cheaper one (a flat discount would give 84.65).
-    below = price_month({"audio": 99_999 * MIN}, LIST_PRICES)
-    at = price_month({"audio": 100_000 * MIN}, LIST_PRICES)
+    below = price_month({"audio": 99_999}, LIST_PRICES)
+    at = price_month({"audio": 100_000}, LIST_PRICES)
     assert below.total == D("89.10")
     assert at.exact_total == D("89.0999505")
     assert at.total == D("89.10")
@@ -139,61 +142,43 @@ def test_every_band_and_beyond_the_last_one():
     # Positions 1,000,000..1,200,000 = 200,001 at 10%: 200,001 x 0.003599 = 719.803599
     # Discount 2,699.253599; exact total 43,188.00 - 2,699.253599 = 40,488.746401 -> 40,488.75.
     prices = replace(LIST_PRICES, free_minutes=0)
-    priced = price_month({"video_2k_plus": 1_200_000 * MIN}, prices)
+    priced = price_month({"video_2k_plus": 1_200_000}, prices)
     assert priced.subtotal == D("43188.00")
     assert priced.exact_total == D("40488.746401")
     assert priced.total == D("40488.75")
-    assert priced.discount_and_rounding == D("2699.25")
+    assert (priced.discount, priced.rounding) == (D("2699.25"), D("0.00"))
 
 
-# (d) Rounding seconds up to minutes, per tier per month ---------------------------------------------
+# (d) Rounding ------------------------------------------------------------------------------------------
 
 NO_FREE = replace(LIST_PRICES, free_minutes=0)
 
 
-@pytest.mark.parametrize(
-    ("seconds", "minutes"), [(0, 0), (1, 1), (59, 1), (60, 1), (61, 2), (119, 2), (120, 2), (121, 3)]
-)
-def test_seconds_round_up_to_minutes(seconds, minutes):
-    for tier in TIERS:
-        assert line(price_month({tier.columns[0]: seconds}, NO_FREE), tier.key).minutes == minutes
-
-
-def test_rounding_is_per_tier_per_month():
-    # 59 s audio -> 1 min x 0.99 / 1000 = 0.00099 -> 0.00; 61 s 2K+ -> 2 min x 35.99 / 1000 = 0.07198 -> 0.07.
+def test_a_few_minutes_round_to_cents_once():
+    # 1 audio min x 0.99 / 1000 = 0.00099 -> 0.00; 2 min 2K+ x 35.99 / 1000 = 0.07198 -> 0.07.
     # Exact total 0.00099 + 0.07198 = 0.07297 -> 0.07.
-    priced = price_month({"audio": 59, "video_2k_plus": 61}, NO_FREE)
+    priced = price_month({"audio": 1, "video_2k_plus": 2}, NO_FREE)
     assert [line.minutes for line in priced.lines] == [1, 0, 0, 0, 2]
     assert priced.total == D("0.07")
-    # The month's seconds are rounded once, not each day's: two days of 30 s audio are 1 minute.
-    assert price_month({"audio": 30 + 30}, NO_FREE).total_minutes == 1
+    assert len(priced.lines) == 5  # one line per tier; legacy HD+ is in HD before pricing
 
 
-def test_hd_plus_seconds_are_added_to_hd_before_rounding():
-    # 30 s HD + 30 s HD+ = 60 s HD = 1 minute (2 minutes if each were rounded separately).
-    priced = price_month({"video_hd": 30, "video_hd_plus": 30}, NO_FREE)
-    hd = line(priced, "video_hd")
-    assert (hd.seconds, hd.minutes, hd.billable_minutes) == (60, 1, 1)
-    assert priced.total_minutes == 1
-    assert len(priced.lines) == 5  # HD+ is not a line of its own
-
-
-def test_rounding_each_line_versus_the_sum_is_shown_in_the_discount_line():
+def test_rounding_each_line_versus_the_sum_is_a_line_of_its_own():
     # The worst case of rounding each line and not the sum, no band reached:
     # audio 10,006 min (free 10,000): 6 x 0.99 / 1000 = 0.00594 -> 0.01
     # HD 4 min: 4 x 3.99 / 1000 = 0.01596 -> 0.02; Full HD 3 min: 0.02697 -> 0.03; 2K 1 min: 0.01599 -> 0.02
-    # Subtotal 0.08; exact total 0.06486 -> 0.06; discount_and_rounding 0.02 (more than 10% + 1 cent).
-    priced = price_month(
-        {"audio": 10_006 * MIN, "video_hd": 4 * MIN, "video_full_hd": 3 * MIN, "video_2k": 1 * MIN}, LIST_PRICES
-    )
+    # Subtotal 0.08; exact total 0.06486 -> 0.06; no band, so no discount; rounding -0.02.
+    priced = price_month({"audio": 10_006, "video_hd": 4, "video_full_hd": 3, "video_2k": 1}, LIST_PRICES)
     assert priced.subtotal == D("0.08")
     assert priced.total == D("0.06")
-    assert priced.discount_and_rounding == D("0.02")
+    assert (priced.discount, priced.rounding) == (D("0.00"), D("-0.02"))
 
 
 def test_bad_input_is_refused():
-    with pytest.raises(ValueError, match="unknown usage columns"):
+    with pytest.raises(ValueError, match="unknown tiers"):
         price_month({"video_4k": 60}, LIST_PRICES)
+    with pytest.raises(ValueError, match="unknown tiers"):
+        price_month({"video_hd_plus": 1}, LIST_PRICES)  # a usage column, not a tier: usage.minutes maps it
     with pytest.raises(ValueError, match="negative"):
         price_month({"audio": -1}, LIST_PRICES)
     with pytest.raises(ValueError, match="price"):
@@ -206,13 +191,13 @@ def test_bad_input_is_refused():
 
 # Properties -----------------------------------------------------------------------------------------
 
-# Up to ~1.7 million minutes per column, so months reach every band; small values stay likely too.
-seconds_values = st.one_of(
+# Up to 1.7 million minutes per tier, so months reach every band; small values stay likely too.
+minute_values = st.one_of(
     st.integers(0, 200),
-    st.integers(0, 20_000 * MIN),
-    st.integers(0, 1_700_000 * MIN),
+    st.integers(0, 20_000),
+    st.integers(0, 1_700_000),
 )
-usage = st.dictionaries(st.sampled_from(sorted(COLUMNS)), seconds_values)
+usage = st.dictionaries(st.sampled_from(TIER_KEYS), minute_values)
 price_values = st.decimals(min_value=0, max_value=100, places=4, allow_nan=False, allow_infinity=False)
 
 
@@ -235,10 +220,10 @@ some_prices = st.one_of(st.just(LIST_PRICES), any_prices())
 
 
 @settings(max_examples=300, deadline=None)
-@given(usage, st.sampled_from(sorted(COLUMNS)), seconds_values, some_prices)
-def test_more_usage_never_lowers_the_bill(before, column, extra, prices):
+@given(usage, st.sampled_from(TIER_KEYS), minute_values, some_prices)
+def test_more_usage_never_lowers_the_bill(before, tier, extra, prices):
     after = dict(before)
-    after[column] = after.get(column, 0) + extra
+    after[tier] = after.get(tier, 0) + extra
     assert price_month(after, prices).total >= price_month(before, prices).total
 
 
@@ -247,19 +232,21 @@ def test_more_usage_never_lowers_the_bill(before, column, extra, prices):
 def test_one_more_minute_in_any_tier_never_lowers_the_bill(before, prices):
     # The sharpest case for the graduated bands: the smallest possible step, from every starting month.
     start = price_month(before, prices)
-    for column in COLUMNS:
+    for tier in TIER_KEYS:
         after = dict(before)
-        after[column] = after.get(column, 0) + MIN
+        after[tier] = after.get(tier, 0) + 1
         assert price_month(after, prices).exact_total >= start.exact_total
 
 
 @settings(max_examples=300, deadline=None)
 @given(usage, some_prices)
-def test_total_is_the_sum_of_the_lines_in_cents(seconds, prices):
-    priced = price_month(seconds, prices)
+def test_total_is_the_sum_of_the_lines_in_cents(minutes, prices):
+    priced = price_month(minutes, prices)
     assert priced.subtotal == sum(line.amount for line in priced.lines)
-    assert priced.subtotal - priced.discount_and_rounding == priced.total
-    for amount in [priced.total, priced.subtotal, priced.discount_and_rounding] + [x.amount for x in priced.lines]:
+    assert priced.subtotal - priced.discount + priced.rounding == priced.total
+    assert priced.discount >= 0
+    money = [priced.total, priced.subtotal, priced.discount, priced.rounding] + [x.amount for x in priced.lines]
+    for amount in money:
         assert amount.as_tuple().exponent == -2
     assert priced.total >= 0
     assert priced.total_minutes == sum(line.minutes for line in priced.lines)
@@ -270,23 +257,22 @@ def test_total_is_the_sum_of_the_lines_in_cents(seconds, prices):
 
 @settings(max_examples=300, deadline=None)
 @given(usage)
-def test_discount_is_at_most_ten_percent_plus_rounding(seconds):
-    # The exact discount is at most 10% of the exact line amounts. The shown line also holds the rounding:
-    # five lines each rounded up by at most 0.005 and the total rounded once more give at most
-    # 10% x subtotal + 0.9 x 0.025 + 0.005 = 10% x subtotal + 0.0275, so 3 cents (see the 0.08 example
-    # above: "10% + 1 cent" does not hold). Without any band reached, it is within 2 cents either way.
-    priced = price_month(seconds, LIST_PRICES)
-    assert priced.discount_and_rounding <= priced.subtotal / 10 + D("0.03")
-    assert priced.discount_and_rounding >= D("-0.02")
+def test_discount_is_at_most_ten_percent_and_rounding_a_few_cents(minutes):
+    # The exact discount is at most 10% of the exact line amounts (list bands), so its cents at most 10% of
+    # the subtotal plus the lines' rounding. The rounding line is what rounding five lines apart (at most
+    # 0.005 each) and the discount and the total once more costs: under 3.5 cents, so 3 at most, either way.
+    priced = price_month(minutes, LIST_PRICES)
+    assert D(0) <= priced.discount <= priced.subtotal / 10 + D("0.01")
+    assert abs(priced.rounding) <= D("0.03")
     assert priced.exact_total <= sum(x.billable_minutes * x.unit_price / 1000 for x in priced.lines)
     if priced.total_minutes < 100_000:
-        assert abs(priced.discount_and_rounding) <= D("0.02")
+        assert priced.discount == 0
 
 
 @pytest.mark.parametrize("prices", [LIST_PRICES, NO_FREE])
 def test_zero_usage_costs_nothing(prices):
-    for seconds in ({}, dict.fromkeys(COLUMNS, 0)):
-        priced = price_month(seconds, prices)
+    for minutes in ({}, dict.fromkeys(TIER_KEYS, 0)):
+        priced = price_month(minutes, prices)
         assert priced.total == D("0.00")
         assert str(priced.total) == "0.00"
         assert priced.total_minutes == 0

@@ -252,7 +252,9 @@ def test_every_serializer_inherits_the_strict_base_and_bounds_its_text():
     assert {"ProjectCreateSerializer", "CreateProjectSerializer", "AgoraProjectSerializer", "RoleLevels"} <= names_found
     assert {
         "SummaryQuerySerializer",
-        "Tiers",
+        "BillableMinutes",
+        "UsageSeconds",
+        "EstimateSerializer",
         "StatementSerializer",
         "MemberSerializer",
         "ErrorSerializer",

@@ -77,6 +77,7 @@ CALLS = [
     Call("api_usage_daily", "get", EVERYONE),
     Call("api_usage_summary", "get", EVERYONE),
     # Billing: billing view.
+    Call("api_estimate", "get", BILLING),
     Call("api_statements", "get", BILLING),
     Call("api_statement", "get", BILLING, on="statement"),
     Call("api_transactions", "get", BILLING),

@@ -117,6 +117,7 @@ EXPECTATIONS: dict[str, Expect] = {
     ),
     "api_usage_daily": Expect(anonymous=401),
     "api_usage_summary": Expect(anonymous=401),
+    "api_estimate": Expect(allowed=BILLING, anonymous=401),
     "api_statements": Expect(allowed=BILLING, anonymous=401),
     "api_statement": Expect(allowed=BILLING, anonymous=401, object_url=True),
     "api_transactions": Expect(allowed=BILLING, anonymous=401),

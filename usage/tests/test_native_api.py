@@ -24,6 +24,11 @@ def tiers(**values) -> dict:
     return {**NO_SECONDS, **values}
 
 
+def minutes(**values) -> dict:
+    """Billable minutes per tier (legacy HD+ is in video_hd)."""
+    return {key: 0 for key in NO_SECONDS if key != "video_hd_plus"} | values
+
+
 @pytest.fixture
 def api(acme, client):
     return Api(client, acme.membership("finance"))
@@ -130,7 +135,7 @@ def test_a_scoped_member_sees_the_usage_of_their_projects_only(acme, client, usa
 # Summary ----------------------------------------------------------------------------------------
 
 
-def test_the_total_of_a_range_rounds_each_tier_once(acme, api, usage):
+def test_the_total_of_a_range_is_the_sum_of_each_projects_rounded_days(acme, api, usage):
     response = api.get(SUMMARY, {"date_from": "2026-03-01", "date_to": "2026-03-31"})
     assert response.status_code == 200, response.content
     body = response.json()
@@ -139,8 +144,9 @@ def test_the_total_of_a_range_rounds_each_tier_once(acme, api, usage):
     assert body["projects"] == []
     total = body["total"]
     assert total["seconds"] == tiers(audio=120, video_hd=30, video_full_hd=120)  # Globex's 9999 s are not Acme's
-    assert total["minutes"] == tiers(audio=2, video_hd=1, video_full_hd=2)
-    assert total["total_seconds"] == 270 and total["total_minutes"] == 5
+    # 61 s and 59 s of audio in two projects: 2 + 1 minutes (each project's day is rounded up on its own).
+    assert total["minutes"] == minutes(audio=3, video_hd=1, video_full_hd=2)
+    assert total["total_seconds"] == 270 and total["total_minutes"] == 6
     assert total["project"] is None
 
 
@@ -157,7 +163,7 @@ def test_grouped_by_day_lists_every_day(api, usage):
     body = api.get(SUMMARY, {"date_from": "2026-03-01", "date_to": "2026-03-03", "group_by": "day"}).json()
     assert [g["start"] for g in body["groups"]] == ["2026-03-01", "2026-03-02", "2026-03-03"]
     assert body["groups"][0]["seconds"] == tiers(audio=120, video_hd=30)
-    assert body["groups"][0]["minutes"] == tiers(audio=2, video_hd=1)
+    assert body["groups"][0]["minutes"] == minutes(audio=3, video_hd=1)
 
 
 def test_grouped_by_project(acme, api, usage):
@@ -169,6 +175,8 @@ def test_grouped_by_project(acme, api, usage):
         (two.project_id, 59),
     ]
     assert body["total"]["total_seconds"] == 271
+    # The total is the sum of the groups, in minutes too.
+    assert body["total"]["total_minutes"] == sum(g["total_minutes"] for g in body["groups"]) == 7
     assert body["groups"][0]["start"] == "2026-03-01" and body["groups"][0]["end"] == "2026-04-30"
 
 

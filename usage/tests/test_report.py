@@ -1,5 +1,6 @@
-"""The report queries (usage.report): grouping by day and month, per-tier rounding up, the total row's
-definition, the breakdown by project, scope, business, and a constant number of queries."""
+"""The report queries (usage.report): grouping by day and month, billable minutes (usage.minutes:
+rounded up per project, tier, business and day, legacy HD+ as HD), the total row as the sum of the rows,
+the breakdown by project, scope, business, and a constant number of queries."""
 
 from datetime import date, timedelta
 
@@ -9,8 +10,9 @@ from accounts.access import restrict
 from accounts.models import Membership, User
 from accounts.services import create_role
 from projects.models import Project
+from usage.minutes import minutes_for
 from usage.models import DailyUsage
-from usage.report import TIERS, minutes, usage_glance, usage_report
+from usage.report import COLUMNS, TIERS, usage_glance, usage_report
 
 ZERO = (0, 0, 0, 0, 0, 0)
 
@@ -19,7 +21,11 @@ def add(project, day, business="default", **seconds):
     return DailyUsage.objects.create(project=project, date=day, business=business, **seconds)
 
 
-def seconds(**by_tier) -> tuple[int, ...]:
+def seconds(**by_column) -> tuple[int, ...]:
+    return tuple(by_column.get(column, 0) for column in COLUMNS)
+
+
+def mins(**by_tier) -> tuple[int, ...]:
     return tuple(by_tier.get(tier, 0) for tier in TIERS)
 
 
@@ -28,10 +34,10 @@ def all_projects(org):
 
 
 def test_minutes_are_seconds_divided_by_60_rounded_up():
-    assert [minutes(s) for s in (0, 1, 59, 60, 61, 119, 120, 3601)] == [0, 1, 1, 1, 2, 2, 2, 61]
+    assert [minutes_for(s) for s in (0, 1, 59, 60, 61, 119, 120, 3601)] == [0, 1, 1, 1, 2, 2, 2, 61]
 
 
-def test_by_day_every_day_of_the_range_with_projects_summed_before_rounding(acme):
+def test_by_day_every_day_of_the_range_each_project_rounded_on_its_own(acme):
     one, two = acme.projects
     add(one, date(2026, 3, 2), audio=30, video_hd=61)
     add(two, date(2026, 3, 2), audio=30, video_2k_plus=1)
@@ -47,24 +53,32 @@ def test_by_day_every_day_of_the_range_with_projects_summed_before_rounding(acme
         seconds(video_full_hd=120, video_hd_plus=59),
         ZERO,
     ]
-    # 30 s + 30 s of audio on one day is one minute, not two: the period is rounded, not each project's row.
-    assert report.periods[1].minutes == seconds(audio=1, video_hd=2, video_2k_plus=1)
-    assert report.periods[1].total_minutes == 4
-    assert report.periods[3].minutes == seconds(video_full_hd=2, video_hd_plus=1)
+    # 30 s of audio in each of two projects on one day is two minutes: each project's day is rounded up.
+    assert report.periods[1].minutes == mins(audio=2, video_hd=2, video_2k_plus=1)
+    assert report.periods[1].total_minutes == 5
+    # Legacy HD+ is billed as HD.
+    assert report.periods[3].minutes == mins(video_full_hd=2, video_hd=1)
     assert report.rows == report.periods
     assert report.has_usage
 
 
 def test_each_tier_is_rounded_up_on_its_own_in_each_period(acme):
     project = acme.projects[0]
-    add(project, date(2026, 3, 1), **{tier: 1 for tier in TIERS})
+    add(project, date(2026, 3, 1), **{column: 1 for column in COLUMNS})
     report = usage_report(all_projects(acme), date(2026, 3, 1), date(2026, 3, 1))
-    assert report.periods[0].minutes == (1, 1, 1, 1, 1, 1)
+    assert report.periods[0].minutes == (1, 1, 1, 1, 1)  # HD: 1 s + 1 s of HD+ = 1 minute
     assert report.periods[0].total_seconds == 6
-    assert report.periods[0].total_minutes == 6  # not ceil(6 / 60) = 1: every tier is billed on its own
+    assert report.periods[0].total_minutes == 5  # not ceil(6 / 60) = 1: every tier is billed on its own
 
 
-def test_by_month_sums_the_days_then_rounds_and_cuts_months_at_the_range_ends(acme):
+def test_hd_and_legacy_hd_plus_are_added_before_rounding(acme):
+    add(acme.projects[0], date(2026, 3, 1), video_hd=30, video_hd_plus=30)
+    report = usage_report(all_projects(acme), date(2026, 3, 1), date(2026, 3, 1))
+    assert report.totals.minutes == mins(video_hd=1)
+    assert report.totals.tier_seconds() == mins(video_hd=60)
+
+
+def test_by_month_sums_the_days_rounded_minutes_and_cuts_months_at_the_range_ends(acme):
     project = acme.projects[0]
     for offset in range(45):  # 2026-01-20 .. 2026-03-05, 1 s of audio a day
         add(project, date(2026, 1, 20) + timedelta(days=offset), audio=1, video_hd=100)
@@ -81,10 +95,11 @@ def test_by_month_sums_the_days_then_rounds_and_cuts_months_at_the_range_ends(ac
         seconds(audio=28, video_hd=2800),
         seconds(audio=2, video_hd=200),
     ]
+    # Each day: 1 s of audio is 1 minute, 100 s of HD is 2 minutes.
     assert [row.minutes for row in report.periods] == [
-        seconds(audio=1, video_hd=12),
-        seconds(audio=1, video_hd=47),
-        seconds(audio=1, video_hd=4),
+        mins(audio=7, video_hd=14),
+        mins(audio=28, video_hd=56),
+        mins(audio=2, video_hd=4),
     ]
 
 
@@ -94,8 +109,8 @@ def test_a_month_without_usage_is_a_row_of_zeros(acme):
     assert [(row.label, row.minutes[0]) for row in report.periods] == [("2025-12", 0), ("2026-01", 10), ("2026-02", 0)]
 
 
-def test_the_total_row_rounds_the_range_once_whatever_the_granularity(acme):
-    """The documented definition: total minutes of a tier = ceil(sum of the range's seconds / 60)."""
+def test_the_total_row_is_the_sum_of_the_rows_whatever_the_granularity(acme):
+    """The documented definition: minutes are rounded per project, tier and day, so totals are sums."""
     project = acme.projects[0]
     for offset in range(31):  # 31 days of 10 s of audio and 70 s of HD
         add(project, date(2026, 1, 1) + timedelta(days=offset), audio=10, video_hd=70)
@@ -106,14 +121,16 @@ def test_the_total_row_rounds_the_range_once_whatever_the_granularity(acme):
     broken_down = usage_report(qs, date(2026, 1, 1), date(2026, 1, 31), granularity="day", breakdown=True)
 
     assert by_day.totals.seconds == seconds(audio=310, video_hd=2170)
-    assert by_day.totals.minutes == seconds(audio=6, video_hd=37)  # ceil(310/60), ceil(2170/60)
+    assert by_day.totals.minutes == mins(audio=31, video_hd=62)  # 31 x ceil(10/60), 31 x ceil(70/60)
     for other in (by_month, broken_down):
         assert (other.totals.seconds, other.totals.minutes) == (by_day.totals.seconds, by_day.totals.minutes)
     assert by_day.totals.label == "Total" and by_day.totals.is_total
     # One calendar month: the total is the month row, which is what a bill counts.
     assert by_month.periods[0].minutes == by_month.totals.minutes
-    # The daily rows, each rounded up, add up to more: 31 x 1 min of audio, 31 x 2 min of HD.
-    assert [sum(row.minutes[i] for row in by_day.periods) for i in (0, 1)] == [31, 62]
+    # The rows add up to the total row, in every layout.
+    for report in (by_day, by_month):
+        assert tuple(sum(row.minutes[i] for row in report.periods) for i in range(len(TIERS))) == report.totals.minutes
+    assert tuple(sum(row.minutes[i] for row in broken_down.rows) for i in range(len(TIERS))) == by_day.totals.minutes
 
 
 def test_the_breakdown_has_one_row_per_period_and_project_with_usage(acme):
@@ -128,9 +145,9 @@ def test_the_breakdown_has_one_row_per_period_and_project_with_usage(acme):
 
     rows = report.rows
     assert [(row.label, row.project.name, row.seconds, row.minutes) for row in rows] == [
-        ("2026-03-01", alpha.name, seconds(audio=30), seconds(audio=1)),
-        ("2026-03-01", beta.name, seconds(audio=90), seconds(audio=2)),
-        ("2026-03-02", alpha.name, seconds(video_hd=61), seconds(video_hd=2)),
+        ("2026-03-01", alpha.name, seconds(audio=30), mins(audio=1)),
+        ("2026-03-01", beta.name, seconds(audio=90), mins(audio=2)),
+        ("2026-03-02", alpha.name, seconds(video_hd=61), mins(video_hd=2)),
     ]
     assert rows[0].project.project_id == alpha.project_id and rows[0].project.pk == alpha.pk
     assert report.breakdown_count == report.row_count == 3
@@ -138,7 +155,7 @@ def test_the_breakdown_has_one_row_per_period_and_project_with_usage(acme):
     assert list(report.iter_rows()) == rows
     # The periods (chart) are still the sums over the projects.
     assert report.periods[0].seconds == seconds(audio=120)
-    assert report.periods[0].minutes == seconds(audio=2)  # 120 s: rounded after summing, unlike the rows (1 + 2)
+    assert report.periods[0].minutes == mins(audio=3)  # the projects' rows: 1 + 2
 
 
 def test_the_breakdown_by_month_sums_each_projects_days(acme):
@@ -253,8 +270,8 @@ def test_the_glance_has_month_to_date_minutes_and_30_days(acme):
 
     assert glance.month_start == date(2026, 3, 1)
     assert glance.month_to_date.seconds == seconds(audio=300, video_hd=900)
-    assert glance.month_to_date.minutes == seconds(audio=5, video_hd=15)
-    assert glance.tiers[0] == ("Audio", 5)
+    assert glance.month_to_date.minutes == mins(audio=10, video_hd=20)  # 10 days of 1 + 2 minutes
+    assert glance.tiers[0] == ("Audio", 10)
     assert len(glance.daily) == 30 and glance.daily[0].start == date(2026, 2, 9) and glance.daily[-1].start == today
     assert glance.daily_minutes == [1 + 2] * 30
 

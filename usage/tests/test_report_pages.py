@@ -14,7 +14,7 @@ from accounts.services import create_role
 from projects.models import Project
 from usage import views
 from usage.models import DailyUsage
-from usage.report import TIERS
+from usage.report import COLUMNS, TIERS
 
 TODAY = date(2026, 3, 18)
 ROLES = ("admin", "finance", "product_operation", "cs_maintenance", "engineer")
@@ -140,11 +140,12 @@ def test_the_page_shows_a_stacked_chart_and_the_table_by_day(usage, client_for):
     assert rows[0][:2] == ["Day", "Audio"] and rows[0][-1] == "Total"
     assert [row[0] for row in rows[1:-1]] == [(TODAY - timedelta(days=d)).isoformat() for d in range(6, -1, -1)]
     # TODAY: alpha 600 s audio, 0 s HD; beta has no row on even offsets.
-    assert rows[-2][1:] == ["10", "0", "0", "0", "0", "0", "10"]
-    # Yesterday: 601 + 59 = 660 s audio = 11 min; 61 s HD = 2 min; 125 s Full HD = 3 min; 1 s HD+ = 1 min.
-    assert rows[-3][1:] == ["11", "2", "3", "0", "0", "1", "17"]
-    assert rows[-1][0].startswith("Total")
-    assert "HD+ (legacy)</strong> is an older tier that is billed at the Video HD price" in html
+    assert rows[-2][1:] == ["10", "0", "0", "0", "0", "10"]
+    # Yesterday, each project's day rounded up on its own: audio 601 s (11 min) + 59 s (1 min) = 12; HD 61 s
+    # (2 min) + beta's 1 s of legacy HD+ (1 min) = 3; Full HD 125 s = 3 min.
+    assert rows[-3][1:] == ["12", "3", "3", "0", "0", "18"]
+    assert rows[-1][0] == "Total"
+    assert "includes the older <strong>HD+ (legacy)</strong> tier" in html
     assert "rounded up" in html
 
 
@@ -174,12 +175,12 @@ def test_custom_range_business_and_chosen_projects(usage, client_for):
     params = {"from": "2026-03-17", "to": "2026-03-18", "project": beta.project_id}
     rows = table(client.get(PAGE, params))
     assert [row[0] for row in rows[1:-1]] == ["2026-03-17", "2026-03-18"]
-    assert rows[1][1:] == ["1", "0", "3", "0", "0", "1", "5"]  # beta on the 17th
-    assert rows[2][1:] == ["0"] * 7
+    assert rows[1][1:] == ["1", "1", "3", "0", "0", "5"]  # beta on the 17th; its 1 s of legacy HD+ is HD
+    assert rows[2][1:] == ["0"] * 6
     recording = table(
         client.get(PAGE, {**params, "project": [alpha.project_id, beta.project_id], "business": "cloudRecording"})
     )
-    assert recording[-1][1:] == ["0", "60", "0", "0", "0", "0", "60"]
+    assert recording[-1][1:] == ["0", "60", "0", "0", "0", "60"]
 
 
 def test_the_breakdown_lists_each_project_and_pages(usage, client_for, monkeypatch):
@@ -222,9 +223,10 @@ def test_the_csv_holds_exactly_the_rows_of_the_table(usage, client_for, params):
     for cells, row in zip(shown, exported, strict=True):
         assert cells[0].startswith(row["period"])
         assert cells[1:] == _minutes_cells(row)
-        for tier in TIERS:  # exact seconds next to the minutes
-            assert int(row[f"{tier}_minutes"]) == -(-int(row[f"{tier}_seconds"]) // 60) or row["period"] == "Total"
-        assert int(row["total_seconds"]) == sum(int(row[f"{tier}_seconds"]) for tier in TIERS)
+        assert int(row["total_seconds"]) == sum(int(row[f"{column}_seconds"]) for column in COLUMNS)
+        assert int(row["total_minutes"]) == sum(int(row[f"{tier}_minutes"]) for tier in TIERS)
+    for tier in TIERS:  # the total row adds up the rows
+        assert int(exported[-1][f"{tier}_minutes"]) == sum(int(row[f"{tier}_minutes"]) for row in exported[:-1])
 
 
 def test_the_breakdown_csv_holds_every_page_of_the_table(usage, client_for, monkeypatch):
@@ -249,13 +251,13 @@ def test_the_breakdown_csv_holds_every_page_of_the_table(usage, client_for, monk
     assert exported[-1]["period_start"] == "2026-03-12" and exported[-1]["period_end"] == "2026-03-18"
 
 
-def test_the_total_row_is_the_range_rounded_once(usage, client_for):
+def test_the_total_row_is_the_sum_of_the_rows(usage, client_for):
     rows = csv_rows(client_for(usage.users["admin"]).get(EXPORT, {"period": "7d"}))
     total = rows[-1]
+    for column in COLUMNS:
+        assert int(total[f"{column}_seconds"]) == sum(int(row[f"{column}_seconds"]) for row in rows[:-1])
     for tier in TIERS:
-        seconds = sum(int(row[f"{tier}_seconds"]) for row in rows[:-1])
-        assert int(total[f"{tier}_seconds"]) == seconds
-        assert int(total[f"{tier}_minutes"]) == -(-seconds // 60)
+        assert int(total[f"{tier}_minutes"]) == sum(int(row[f"{tier}_minutes"]) for row in rows[:-1])
 
 
 def test_project_names_cannot_run_as_spreadsheet_formulas(acme, client_for):
@@ -385,8 +387,10 @@ def test_the_overview_card_shows_month_to_date_minutes_and_a_sparkline(usage, cl
     # March 1..18: alpha every day, beta on odd offsets (17, 15, ... 1 = 9 days).
     audio = sum(600 + offset for offset in range(18)) + 9 * 59
     assert card["glance"].month_to_date.seconds[0] == audio
-    assert card["glance"].month_to_date.minutes[0] == -(-audio // 60)
-    assert "Usage this month" in html and f"<dd>{-(-audio // 60):,}</dd>" in html
+    # Each project's day rounded up on its own: 600 s is 10 minutes, 601..617 s are 11, beta's 59 s are 1.
+    audio_minutes = 10 + 17 * 11 + 9 * 1
+    assert card["glance"].month_to_date.minutes[0] == audio_minutes
+    assert "Usage this month" in html and f"<dd>{audio_minutes:,}</dd>" in html
     assert '<svg class="sparkline"' in html and "<polyline points=" in html
     assert len(card["spark_line"].split()) == 30
 

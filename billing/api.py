@@ -1,18 +1,25 @@
 """The native API for billing (read only): `/api/v1/statements/` (invoices, each with its lines at
 `/api/v1/statements/{number}/`) and `/api/v1/transactions/` (the ledger). Billing view, as the pages.
-A statement's status is the invoice pages' one: pending, paid or unpaid."""
+A statement's status and amounts paid and due are the invoice pages' ones (`billing.settlement`)."""
 
 import django_filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.response import Response
 
 from accounts.access import get_for_member, restrict
-from console.api import ModulePermissionMixin
+from console.api import Conflict, ErrorSerializer, ModulePermissionMixin
 
-from .api_serializers import STATUSES, StatementDetailSerializer, StatementSerializer, TransactionSerializer
-from .models import BillingProfile, Statement, Transaction
-from .views import with_statuses
+from .api_serializers import (
+    STATUSES,
+    EstimateSerializer,
+    StatementDetailSerializer,
+    StatementSerializer,
+    TransactionSerializer,
+)
+from .estimate import month_to_date
+from .models import BillingProfile, PriceBook, Statement, Transaction
+from .settlement import settle_organization, with_settlement
 
 TAG = "Billing"
 MONTH_FORMATS = ["%Y-%m", "%Y-%m-%d"]
@@ -25,7 +32,9 @@ class StatementFilter(django_filters.FilterSet):
     month_to = django_filters.DateFilter(
         method="filter_month_to", input_formats=MONTH_FORMATS, help_text="Last billed month, YYYY-MM, included."
     )
-    status = django_filters.ChoiceFilter(choices=list(STATUSES.items()), method="filter_status")
+    status = django_filters.ChoiceFilter(
+        choices=list(STATUSES.items()), method="filter_status", help_text="open, partially_paid, paid or overdue."
+    )
 
     class Meta:
         model = Statement
@@ -38,7 +47,7 @@ class StatementFilter(django_filters.FilterSet):
         return queryset.filter(month__lte=value.replace(day=1))
 
     def filter_status(self, queryset, name, value):
-        return queryset.filter(status=value)  # annotated by with_statuses
+        return queryset.filter(status=value)  # annotated by with_settlement
 
 
 @extend_schema(tags=[TAG])
@@ -57,7 +66,7 @@ class StatementViewSet(ModulePermissionMixin, mixins.ListModelMixin, viewsets.Ge
         if self.is_schema_view:
             return Statement.objects.none()
         membership = self.membership
-        return with_statuses(restrict(Statement, membership), membership.organization)
+        return with_settlement(restrict(Statement, membership), settle_organization(membership.organization))
 
     @extend_schema(summary="A statement with its lines", responses=StatementDetailSerializer)
     def retrieve(self, request, number):
@@ -91,3 +100,28 @@ class TransactionViewSet(ModulePermissionMixin, mixins.ListModelMixin, viewsets.
         if self.is_schema_view:
             return Transaction.objects.none()
         return restrict(Transaction, self.membership).select_related("statement", "recorded_by")
+
+
+NO_PRICE_BOOK = OpenApiResponse(ErrorSerializer, description="No price book is in force for this month.")
+
+
+@extend_schema(tags=[TAG])
+class EstimateViewSet(ModulePermissionMixin, viewsets.GenericViewSet):
+    """The month-to-date bill estimate of the caller's organization (every project, RTC usage), computed from
+    the stored usage with the prices in force, as the Bill estimate page. Needs billing "view"."""
+
+    module = "billing"
+    serializer_class = EstimateSerializer
+    pagination_class = None
+    filter_backends = []
+
+    @extend_schema(
+        summary="This month's bill estimate so far: minutes per tier, free minutes, lines, discount, total",
+        responses={200: EstimateSerializer, 409: NO_PRICE_BOOK},
+    )
+    def current(self, request):
+        try:
+            found = month_to_date(self.membership.organization)
+        except PriceBook.DoesNotExist:
+            raise Conflict("No price book is in force for this month, so no estimate can be made.") from None
+        return Response(EstimateSerializer(found).data)

@@ -6,9 +6,10 @@ from django.utils import timezone
 
 from console.forms import Form, ModelForm
 
-from . import ledger
+from . import ledger, settlement
 from .fields import MoneyField
-from .models import BillingProfile, Transaction
+from .invoice_pdf import money
+from .models import BillingProfile, Statement, Transaction
 
 
 class DateInput(forms.DateInput):
@@ -76,8 +77,24 @@ class LedgerEntryForm(Form):
         return data
 
 
+def due_choices(organization) -> list[tuple[int, str]]:
+    """The organization's statements with something due, oldest first: "INV-202601-0001: USD 15.99 due"."""
+    return [
+        (each.statement_id, f"{each.number}: {money(each.amount_due)} due")
+        for each in settlement.settle_organization(organization).with_amount_due
+    ]
+
+
 class PaymentForm(LedgerEntryForm):
     amount = amount_field("Received money: adds to the balance. Two decimals at most.")
+    statement = forms.ModelChoiceField(
+        label="Apply to invoice",
+        queryset=Statement.objects.none(),
+        required=False,
+        empty_label="Oldest due first",
+        help_text="The invoice this payment pays first. What is left pays the other invoices with something due, "
+        "oldest first, and the rest stays as credit for the next invoices.",
+    )
     method = forms.ChoiceField(label="Payment method", choices=Transaction.Method.choices)
     reference = forms.CharField(
         label="Reference",
@@ -93,6 +110,14 @@ class PaymentForm(LedgerEntryForm):
         help_text="Tick when this is another payment with the same reference, not the same one entered twice.",
     )
     occurred_on = value_date_field()
+
+    def __init__(self, data=None, *, organization):
+        super().__init__(data, organization=organization)
+        field = self.fields["statement"]
+        # Any statement of the organization is accepted (one paid while the form was open is still a fine
+        # target: the money then goes on to the others), but only those with something due are offered.
+        field.queryset = Statement.objects.filter(organization=organization)
+        field.choices = [("", field.empty_label), *due_choices(organization)]
 
     def ask_to_confirm(self, warning: ledger.SameReference) -> None:
         """Show the form again with the warning on the reference and the box that records it anyway."""

@@ -1,9 +1,10 @@
 """The ledger of an organization: balance, account standing, and the entries that change them.
 
-Balance = the sum of the ledger. Standing follows the reference: when the balance is negative it is in
-arrears; when it is still negative 5 days after the day it went negative (a statement's due date, as a
-rule) the organization is suspended until the balance is back to >= 0. Billing writes the verdict on the
-organization (`suspended_at`, `suspended_reason`); tokens and projects only read it.
+Balance = the sum of the ledger (statements are deducted from it on their due date). Standing follows what
+the payments settled (`billing.settlement`): the organization is in arrears while a statement is overdue
+(something still due after its due date) or an amount owed on no statement is unpaid (due the day it
+arose); once that has lasted 5 days from the due date it is suspended until paid. Billing writes the
+verdict on the organization (`suspended_at`, `suspended_reason`); tokens and projects only read it.
 
 Every entry is a new `Transaction` (append-only) written under the organization's row lock, with an
 audit entry, followed by a fresh look at the standing, so recording a payment lifts a suspension at once.
@@ -14,7 +15,6 @@ A payment whose reference an earlier payment already has is refused until the pe
 """
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -27,6 +27,7 @@ from accounts import audit
 from accounts.models import Organization
 from accounts.services import RuleViolation
 
+from . import settlement
 from .models import Statement, Transaction
 
 audit.register_actions(
@@ -35,7 +36,7 @@ audit.register_actions(
         "billing.refund_recorded": "Refund recorded",
         "billing.adjustment_recorded": "Balance adjustment recorded",
         "billing.statement_deducted": "Statement deducted from the balance",
-        "billing.suspended": "Organization suspended for an unpaid balance",
+        "billing.suspended": "Organization suspended for an overdue invoice",
         "billing.suspension_lifted": "Suspension lifted",
     }
 )
@@ -52,37 +53,54 @@ STATUS_LABELS = {GOOD: "In good standing", ARREARS: "In arrears", SUSPENDED: "Su
 class Standing:
     balance: Decimal
     status: str
-    negative_since: date | None  # the day the balance last went below zero, while it still is
-    suspend_on: date | None  # negative_since + 5 days
+    overdue_since: date | None  # the missed due date of the oldest overdue statement (or amount owed on none)
+    suspend_on: date | None  # overdue_since + 5 days
+    overdue_invoice: str = ""  # that statement's number; "" when what is overdue is on no statement
+    overdue_amount: Decimal = Decimal("0.00")  # everything past due, on statements or not
 
     @property
     def label(self) -> str:
         return STATUS_LABELS[self.status]
 
 
-def standing_of(entries: Iterable[tuple[date, Decimal]], today: date) -> Standing:
-    """Standing from (value date, amount) ledger entries in ledger order (value date, then entry order)."""
-    balance, negative_since = Decimal("0.00"), None
-    for occurred_on, amount in entries:
-        was_negative = balance < 0
-        balance += amount
-        if balance < 0 and not was_negative:
-            negative_since = occurred_on
-        elif balance >= 0:
-            negative_since = None
-    if negative_since is None:
+def _oldest_missed(settled: settlement.Settlement) -> tuple[date, str] | None:
+    """The earliest missed due date and the statement that missed it ("" for an amount owed on no
+    statement, due the day it arose), or None when nothing is overdue."""
+    missed = []
+    if settled.oldest_overdue is not None:
+        missed.append((settled.oldest_overdue.due_date, settled.oldest_overdue.number))
+    if settled.other_owed:
+        missed.append((settled.owed_since, ""))
+    return min(missed) if missed else None
+
+
+def standing_from(balance: Decimal, settled: settlement.Settlement) -> Standing:
+    """Standing from what the payments settled, as of `settled.today`."""
+    missed = _oldest_missed(settled)
+    if missed is None:
         return Standing(balance, GOOD, None, None)
-    suspend_on = negative_since + timedelta(days=GRACE_DAYS)
-    return Standing(balance, SUSPENDED if today >= suspend_on else ARREARS, negative_since, suspend_on)
+    since, number = missed
+    suspend_on = since + timedelta(days=GRACE_DAYS)
+    status = SUSPENDED if settled.today >= suspend_on else ARREARS
+    return Standing(balance, status, since, suspend_on, number, settled.overdue_amount)
 
 
-def ledger_entries(organization: Organization):
-    return Transaction.objects.filter(organization=organization).order_by("occurred_on", "id")
+def balance_of(organization: Organization) -> Decimal:
+    # Summed here rather than by SQL: SQLite's SUM of decimals comes back through a float.
+    return sum(Transaction.objects.filter(organization=organization).values_list("amount", flat=True), Decimal("0.00"))
 
 
-def standing(organization: Organization, today: date | None = None) -> Standing:
-    entries = ledger_entries(organization).values_list("occurred_on", "amount")
-    return standing_of(entries, today or timezone.now().date())
+def standing(
+    organization: Organization, today: date | None = None, *, settled: settlement.Settlement | None = None
+) -> Standing:
+    """The standing as of `today`; a page that has settled the organization already hands `settled` in."""
+    settled = settled or settlement.settle_organization(organization, today or timezone.now().date())
+    return standing_from(balance_of(organization), settled)
+
+
+def suspension_reason(current: Standing) -> str:
+    overdue = f"Invoice {current.overdue_invoice}" if current.overdue_invoice else "An amount owed on no invoice"
+    return f"{overdue}, due on {current.overdue_since:%Y-%m-%d}, is still unpaid more than {GRACE_DAYS} days later."
 
 
 def refresh_standing(organization: Organization, today: date | None = None) -> Standing:
@@ -91,11 +109,15 @@ def refresh_standing(organization: Organization, today: date | None = None) -> S
     current = standing(organization, today)
     if current.status == SUSPENDED and not organization.is_suspended:
         organization.suspended_at = datetime.combine(current.suspend_on, time.min, tzinfo=UTC)
-        organization.suspended_reason = (
-            f"The balance has been negative since {current.negative_since:%Y-%m-%d}, more than {GRACE_DAYS} days."
-        )
+        organization.suspended_reason = suspension_reason(current)
         organization.save(update_fields=["suspended_at", "suspended_reason"])
-        audit.record("billing.suspended", organization=organization, balance=str(current.balance))
+        audit.record(
+            "billing.suspended",
+            organization=organization,
+            target=current.overdue_invoice,
+            balance=str(current.balance),
+            overdue=str(current.overdue_amount),
+        )
     elif current.status != SUSPENDED and organization.is_suspended:
         organization.suspended_at, organization.suspended_reason = None, ""
         organization.save(update_fields=["suspended_at", "suspended_reason"])
@@ -198,6 +220,12 @@ def _check_day(organization: Organization, day: date, today: date) -> None:
         raise RuleViolation(problem)
 
 
+def _check_statement(organization: Organization, statement: Statement | None) -> None:
+    # The form only offers the organization's own invoices; the API and commands get the same answer.
+    if statement is not None and statement.organization_id != organization.pk:
+        raise RuleViolation("Choose an invoice of this organization.")
+
+
 @transaction.atomic
 def record_payment(
     actor,
@@ -207,18 +235,21 @@ def record_payment(
     method,
     reference="",
     occurred_on=None,
+    statement=None,
     form_token=None,
     same_reference_ok=False,
     request=None,
 ):
-    """A payment or top-up received: adds `amount` to the balance. AlreadyRecorded when `form_token` was
-    used already; SameReference when an earlier payment has this reference, unless `same_reference_ok`."""
+    """A payment or top-up received: adds `amount` to the balance and pays `statement` first when given
+    (else the open statements, oldest first; see `billing.settlement`). AlreadyRecorded when `form_token`
+    was used already; SameReference when an earlier payment has this reference, unless `same_reference_ok`."""
     today = timezone.now().date()
     occurred_on = occurred_on or today
     _check_amount(amount)
     _check_form_token(form_token)
     if method not in Transaction.Method.values:
         raise RuleViolation("Choose a payment method.")
+    _check_statement(organization, statement)
     organization = _locked(organization)
     _refuse_replay(organization, form_token)
     _check_day(organization, occurred_on, today)
@@ -232,6 +263,7 @@ def record_payment(
         occurred_on=occurred_on,
         method=method,
         reference=reference,
+        statement=statement,
         recorded_by=actor,
     )
     audit.record(
@@ -243,6 +275,7 @@ def record_payment(
         method=method,
         reference=reference,
         occurred_on=occurred_on.isoformat(),
+        invoice=statement.number if statement else "",
     )
     refresh_standing(organization, today)
     return entry
@@ -298,7 +331,8 @@ def record_correction(
 
 
 def deduct_due_statements(today: date | None = None) -> int:
-    """Deduct every issued statement whose due date has come and refresh every organization's standing.
+    """Deduct every issued statement whose due date has come and refresh every organization's standing (the
+    daily run is what puts an organization in arrears the day after a due date and suspends it 5 days on).
     Idempotent (one deduction per statement, enforced by a unique constraint). Returns deductions made."""
     today = today or timezone.now().date()
     made = 0
@@ -327,21 +361,3 @@ def _deduct_for(organization: Organization, today: date) -> int:
         )
     refresh_standing(organization, today)
     return len(due)
-
-
-def statement_statuses(organization: Organization) -> dict[int, str]:
-    """Statement id -> "pending" (not deducted yet), "paid" or "unpaid". Deducted statements are settled
-    oldest first by everything else on the ledger (payments, refunds, adjustments)."""
-    entries = list(ledger_entries(organization).values_list("kind", "amount", "statement_id"))
-    funds = sum((amount for kind, amount, _ in entries if kind != Transaction.Kind.DEDUCTION), Decimal(0))
-    deducted = {statement_id: -amount for kind, amount, statement_id in entries if kind == Transaction.Kind.DEDUCTION}
-    statuses, owed = {}, Decimal(0)
-    for statement_id, total in (
-        Statement.objects.filter(organization=organization).order_by("month").values_list("pk", "total")
-    ):
-        if statement_id not in deducted:
-            statuses[statement_id] = "paid" if total == 0 else "pending"
-            continue
-        owed += deducted[statement_id]
-        statuses[statement_id] = "paid" if owed <= funds else "unpaid"
-    return statuses

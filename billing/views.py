@@ -1,9 +1,10 @@
 """Billing pages: overview (balances and standing), bill estimate, invoices, transactions, recording
 payments and corrections, and the billing details printed on invoices. Views parse and render; the
-ledger (`billing.ledger`) holds the rules."""
+ledger (`billing.ledger`) and what payments settle (`billing.settlement`) hold the rules."""
+
+from decimal import Decimal
 
 from django.contrib import messages
-from django.db.models import Case, CharField, Value, When
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -14,15 +15,15 @@ from console.changelist import Changelist, Column, Filter
 from console.csv_export import csv_download, inert
 from console.views import form_data, form_page
 
-from . import ledger
+from . import ledger, settlement
 from .estimate import month_to_date
 from .forms import BillingProfileForm, CorrectionForm, PaymentForm
 from .invoice_pdf import invoice_pdf_bytes, money
-from .models import BillingProfile, PriceBook, Statement, Transaction, bill_to_lines
+from .models import BillingProfile, PriceBook, SellerProfile, Statement, Transaction, bill_to_lines
 from .services import save_billing_details
 from .tabs import billing_tabs
 
-STATUS_LABELS = {"pending": "Pending", "paid": "Paid", "unpaid": "Unpaid"}
+CENT = Decimal("0.01")
 BILLING_SECTION = ("Billing", reverse_lazy("billing:overview"))
 LATEST = 5  # invoices and transactions on the overview
 
@@ -40,15 +41,14 @@ def current_estimate(organization):
         return None
 
 
-def with_statuses(statements, organization):
-    """Statements annotated with `status` (pending / paid / unpaid), so lists can filter and sort by it."""
-    statuses = ledger.statement_statuses(organization)
-    whens = []
-    for status in STATUS_LABELS:
-        ids = [pk for pk, value in statuses.items() if value == status]
-        if ids:
-            whens.append(When(pk__in=ids, then=Value(status)))
-    return statements.annotate(status=Case(*whens, default=Value("pending"), output_field=CharField()))
+def cents(amount: Decimal) -> Decimal:
+    """An annotated amount as cents: SQLite hands computed decimals back through a float (15.9900000000000)."""
+    return amount.quantize(CENT)
+
+
+def member_statements(membership, settled: settlement.Settlement):
+    """The member's statements annotated with what the payments settled (status, amount paid and due)."""
+    return settlement.with_settlement(restrict(Statement, membership), settled)
 
 
 def member_transactions(membership):
@@ -59,23 +59,28 @@ def member_transactions(membership):
 
 
 def overview_card(organization) -> dict:
-    """The console overview's billing card: available balance, reserved balance and account status."""
-    return {"standing": ledger.standing(organization), "estimate": current_estimate(organization)}
+    """The console overview's billing card: available balance, amount due, reserved balance, account status."""
+    settled = settlement.settle_organization(organization)
+    return {
+        "standing": ledger.standing(organization, settled=settled),
+        "settled": settled,
+        "estimate": current_estimate(organization),
+    }
 
 
 @member_required("billing")
 def overview(request):
     membership = request.membership
     organization = membership.organization
-    statements = with_statuses(restrict(Statement, membership), organization).order_by("-month")
-    standing = ledger.standing(organization)
+    settled = settlement.settle_organization(organization)
+    statements = member_statements(membership, settled).order_by("-month")
     profile = BillingProfile.objects.filter(organization=organization).first()
     return tabbed(
         request,
         "billing/overview.html",
         "overview",
-        standing=standing,
-        owed=max(-standing.balance, 0),
+        standing=ledger.standing(organization, settled=settled),
+        settled=settled,
         estimate=current_estimate(organization),
         statements=statements[:LATEST],
         transactions=member_transactions(membership).order_by("-occurred_on", "-id")[:LATEST],
@@ -98,27 +103,29 @@ def estimate(request):
 
 def statements_changelist(request) -> Changelist:
     membership = request.membership
+    settled = settlement.settle_organization(membership.organization)
     return Changelist(
         request,
-        with_statuses(restrict(Statement, membership), membership.organization),
+        member_statements(membership, settled),
         columns=[
             Column("Invoice", "number"),
             Column("Billing period", "month"),
             Column("Issue date", "issued_at"),
             Column("Due date", "due_date"),
             Column("Amount", "total"),
+            Column("Amount due", "amount_due"),
             Column("Status", "status"),
             Column(""),
         ],
         row_template="billing/rows/statement.html",
         search_fields=("number",),
         search_placeholder="Invoice number",
-        filters=[Filter("status", "Status", "status", list(STATUS_LABELS.items()))],
+        filters=[Filter("status", "Status", "status", list(settlement.STATUS_LABELS.items()))],
         date_field="issued_at",
         default_ordering=("-month",),
         empty_title="No invoices yet",
         empty_text="An invoice (statement) is issued on the 1st of each month for the month before, "
-        "and deducted from the balance on the 6th.",
+        "and is due on the 6th.",
     )
 
 
@@ -141,27 +148,32 @@ def statements_csv(request):
             statement.adjustments_total,
             statement.total,
             statement.status,
+            cents(statement.amount_paid),
+            cents(statement.amount_due),
+            statement.paid_at.isoformat() if statement.paid_at else "",
         ]
         for statement in statements_changelist(request).queryset
     )
     header = ["invoice_number", "period_start", "period_end", "issue_date", "due_date", "currency"]
-    header += ["usage_total", "adjustments_total", "total", "status"]
+    header += ["usage_total", "adjustments_total", "total", "status", "amount_paid", "amount_due", "paid_at"]
     return csv_download(f"{request.membership.organization.slug}-invoices.csv", header, rows)
 
 
 def invoice_for(request, number: str) -> dict:
-    """The statement `number` of the member's organization (404 otherwise), its billing details and status."""
+    """The statement `number` of the member's organization (404 otherwise), its billing details and what the
+    payments settled on it (`account`: status, amount paid and due, the payments applied)."""
     lines = Statement.objects.select_related("organization").prefetch_related("lines")
     statement = get_for_member(request.membership, lines, number=number)
     profile = BillingProfile.objects.filter(organization=statement.organization).first()
-    status = ledger.statement_statuses(statement.organization).get(statement.pk, "pending")
-    return {"statement": statement, "profile": profile, "status": status, "status_label": STATUS_LABELS[status]}
+    account = settlement.settle_organization(statement.organization).of(statement.pk)
+    return {"statement": statement, "profile": profile, "account": account, "status": account.status}
 
 
 @member_required("billing")
 def invoice(request, number):
     context = invoice_for(request, number)
     context["bill_to"] = context["statement"].billed_to(context["profile"])
+    context["seller"] = SellerProfile.current()
     return render(request, "billing/invoice.html", context)
 
 
@@ -169,7 +181,7 @@ def invoice(request, number):
 def invoice_pdf(request, number):
     context = invoice_for(request, number)
     statement = context["statement"]
-    content = invoice_pdf_bytes(statement, context["profile"], status_label=context["status_label"])
+    content = invoice_pdf_bytes(statement, context["profile"], account=context["account"])
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{statement.number}.pdf"'
     return response
@@ -230,29 +242,38 @@ def transactions_csv(request):
 
 
 def balance_intro(organization, payment: bool = False) -> str:
-    """The current balance for a form's intro; for a payment, what brings it back to zero."""
-    current = ledger.standing(organization)
+    """The current balance for a form's intro; for a payment, what is due and what pays the overdue part."""
+    settled = settlement.settle_organization(organization)
+    current = ledger.standing(organization, settled=settled)
     text = f"Current balance: {money(current.balance)} ({current.label.lower()})."
     if not payment:
         return text
-    if current.balance >= 0:
-        return f"{text} A payment adds to the balance."
+    if not settled.amount_due:
+        return f"{text} Nothing is due: a payment adds to the credit balance, which pays the next invoices."
+    text = f"{text} Amount due: {money(settled.amount_due)}."
+    if current.status == ledger.GOOD:
+        return f"{text} A payment pays the invoice you choose first, then the others oldest first."
     lifts = " and lifts the suspension at once" if current.status == ledger.SUSPENDED else ""
-    return f"{text} A payment of at least {money(-current.balance)} brings it back to zero{lifts}."
+    return f"{text} A payment of at least {money(current.overdue_amount)} pays what is overdue{lifts}."
 
 
 def after_entry(organization, was_suspended: bool) -> str:
-    """What the new entry did: the new balance, and whether the suspension was lifted or still holds."""
+    """What the new entry did: the new balance, whether the suspension was lifted or still holds, what is due."""
     organization.refresh_from_db(fields=["suspended_at", "suspended_reason"])
-    current = ledger.standing(organization)
+    settled = settlement.settle_organization(organization)
+    current = ledger.standing(organization, settled=settled)
     text = f"The balance is now {money(current.balance)}."
     if was_suspended and not organization.is_suspended:
-        return f"{text} The suspension is lifted: tokens can be issued again."
-    if organization.is_suspended:
-        return f"{text} The organization stays suspended until the balance is back to zero or more."
-    if current.status == ledger.ARREARS:
-        return f"{text} It is still negative: the organization will be suspended on {current.suspend_on:%Y-%m-%d}."
-    return text
+        text += " The suspension is lifted: tokens can be issued again."
+    elif organization.is_suspended:
+        text += " The organization stays suspended until the overdue invoices are paid."
+    elif current.status == ledger.ARREARS:
+        text += (
+            f" {money(current.overdue_amount)} is overdue: the organization will be suspended on "
+            f"{current.suspend_on:%Y-%m-%d}."
+        )
+    due = f"Amount due: {money(settled.amount_due)}." if settled.amount_due else "Nothing is due."
+    return f"{text} {due}"
 
 
 def already_recorded(request, entry: Transaction):

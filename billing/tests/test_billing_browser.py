@@ -8,7 +8,6 @@ Screenshots land in var/screenshots/billing-*.png.
 
 import csv
 import re
-import zlib
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +18,7 @@ from django.utils import timezone
 from billing import ledger
 from billing.closing import close_month
 from billing.models import BillingProfile
+from billing.tests.pdf_text import inflated, shown_text
 from conftest import PASSWORD
 from usage.models import DailyUsage
 
@@ -41,8 +41,7 @@ def suspended_for_january(org):
 
 def pdf_text(content: bytes) -> str:
     """The page text of a PDF whose streams are Flate-compressed (as the download is)."""
-    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", content, re.S)
-    return "".join(zlib.decompress(stream).decode("latin-1") for stream in streams)
+    return " ".join(shown_text(inflated(content)))
 
 
 def test_finance_reads_the_bills_downloads_an_invoice_and_records_a_payment(live_server, acme, new_page, shoot):
@@ -69,7 +68,8 @@ def test_finance_reads_the_bills_downloads_an_invoice_and_records_a_payment(live
     expect(page.get_by_test_id("reserved-balance")).to_have_text("USD 15.96")  # 4,000 billable HD minutes
     expect(page.get_by_role("alert")).to_contain_text("This organization is suspended")
     invoices = page.get_by_role("region", name="Invoices")
-    expect(invoices.get_by_role("row").filter(has_text=statement.number)).to_contain_text("Unpaid")
+    expect(invoices.get_by_role("row").filter(has_text=statement.number)).to_contain_text("Overdue")
+    expect(page.get_by_test_id("amount-due")).to_have_text("USD 15.99")
     shoot(page, "billing-01-overview-suspended")
 
     # The bill estimate.
@@ -88,7 +88,7 @@ def test_finance_reads_the_bills_downloads_an_invoice_and_records_a_payment(live
     assert download.suggested_filename == f"{acme.organization.slug}-invoices.csv"
     rows = list(csv.DictReader(Path(download.path()).read_text().splitlines()))
     assert [(row["invoice_number"], row["total"], row["status"]) for row in rows] == [
-        (statement.number, "15.99", "unpaid")
+        (statement.number, "15.99", "overdue")
     ]
 
     # The invoice, on screen and as printed.
@@ -128,6 +128,8 @@ def test_finance_reads_the_bills_downloads_an_invoice_and_records_a_payment(live
     expect(page.get_by_test_id("available-balance")).to_have_text("USD 4.01")
     expect(page.get_by_role("alert")).to_have_count(0)
     expect(invoices.get_by_role("row").filter(has_text=statement.number)).to_contain_text("Paid")
+    expect(page.get_by_test_id("amount-due")).to_have_text("Nothing due")
+    expect(page.get_by_test_id("credit-balance")).to_have_text("USD 4.01")
     shoot(page, "billing-07-payment-recorded")
     tabs = page.get_by_role("navigation", name="Billing sections")
     tabs.get_by_role("link", name="Transactions").click()

@@ -74,7 +74,8 @@ def test_the_overview_shows_balance_standing_and_the_latest_invoice(acme, client
     assert ledger.standing(acme.organization).balance == Decimal("-10.99")
     assert "USD -10.99" in html and 'class="figure negative"' in html
     assert "Suspended since 2026-02-11" in html and "at least <strong>USD 10.99</strong>" in html
-    assert statement.number in html and "January 2026" in html and "Unpaid" in html
+    assert statement.number in html and "January 2026" in html and "Overdue" in html
+    assert "Amount due" in html and "Next due date: <strong>2026-02-06</strong>" in html
     assert reverse("billing:invoice", args=[statement.number]) in html
     assert "Statement deduction" in html and "Credit card" in html
     assert "Record a payment" in html and "View all invoices" in html and "View all transactions" in html
@@ -123,7 +124,8 @@ def test_the_estimate_page_has_the_billing_tabs(acme, client_for):
 
 @pytest.fixture
 def paid_and_pending(acme):
-    """January deducted and paid (20.00 received), February issued but not deducted yet."""
+    """January deducted and paid (20.00 received), February (7.98) issued, not deducted yet and part paid
+    by the 4.01 left: overdue, since its due date (March 6) has passed."""
     january = january_statement(acme)
     ledger.deduct_due_statements(today=date(2026, 2, 6))
     ledger.record_payment(
@@ -138,11 +140,13 @@ def test_the_invoice_list_shows_status_and_filters_by_it(acme, client_for, paid_
     client = client_for(acme.users["finance"])
     html = text(client.get(reverse("billing:statements")))
     assert january.number in html and february.number in html
-    assert "Paid" in html and "Pending" in html and "2026-02-06" in html and "15.99" in html
+    assert "Paid" in html and "Overdue" in html and "2026-02-06" in html and "15.99" in html and "3.97" in html
     only_paid = text(client.get(reverse("billing:statements"), {"status": "paid"}))
     assert january.number in only_paid and february.number not in only_paid
-    only_pending = text(client.get(reverse("billing:statements"), {"status": "pending"}))
-    assert february.number in only_pending and january.number not in only_pending
+    only_overdue = text(client.get(reverse("billing:statements"), {"status": "overdue"}))
+    assert february.number in only_overdue and january.number not in only_overdue
+    by_amount_due = text(client.get(reverse("billing:statements"), {"o": "amount_due"}))
+    assert by_amount_due.index(january.number) < by_amount_due.index(february.number)
 
 
 def test_the_invoice_csv_has_the_statements_of_the_page(acme, client_for, paid_and_pending):
@@ -161,10 +165,18 @@ def test_the_invoice_csv_has_the_statements_of_the_page(acme, client_for, paid_a
         "adjustments_total": "0.00",
         "total": "15.99",
         "status": "paid",
+        "amount_paid": "15.99",
+        "amount_due": "0.00",
+        "paid_at": f"{timezone.now():%Y-%m-%d}",  # the day of the payment
     }
-    assert rows[0]["status"] == "pending" and Decimal(rows[0]["total"]) == february.total
-    pending = csv_rows(client.get(reverse("billing:statements_csv"), {"status": "pending"}))
-    assert [row["invoice_number"] for row in pending] == [february.number]
+    assert (rows[0]["status"], rows[0]["amount_paid"], rows[0]["amount_due"], rows[0]["paid_at"]) == (
+        "overdue",
+        "4.01",
+        "3.97",
+        "",
+    )
+    overdue = csv_rows(client.get(reverse("billing:statements_csv"), {"status": "overdue"}))
+    assert [row["invoice_number"] for row in overdue] == [february.number]
 
 
 def test_the_invoice_page_prints_the_statement_and_the_billing_details(acme, client_for):
@@ -183,9 +195,12 @@ def test_the_invoice_page_prints_the_statement_and_the_billing_details(acme, cli
     for expected in ("Acme Trading GmbH", "Hauptstr. 1<br>10115 Berlin", "Tax ID: DE123456789", "ap@acme.test"):
         assert expected in html
     assert "Acme Renamed AG" not in html
-    assert "2026-01-01 to 2026-01-31" in html and "2026-02-06" in html and "Pending" in html
+    assert "2026-01-01 to 2026-01-31" in html and "2026-02-06" in html and "Overdue" in html
+    assert "No payment applied yet" in html
     assert "11,000" in html and "10,000" in html and "1,000" in html and "15.99" in html
-    assert "Volume discount and rounding" in html and "USD 15.99" in html
+    assert "USD 15.99" in html
+    # No band reached and nothing to round: neither a discount nor a rounding line.
+    assert "Volume discount" not in html and "Rounding" not in html
     assert "data-print" in html and reverse("billing:invoice_pdf", args=[statement.number]) in html
 
 
@@ -250,7 +265,8 @@ def test_a_payment_lifts_the_suspension(acme, client_for):
     client = client_for(acme.users["finance"])
     form = text(client.get(reverse("billing:record_payment")))
     assert (
-        "Current balance: USD -15.99 (suspended). A payment of at least USD 15.99 brings it back to zero and lifts"
+        "Current balance: USD -15.99 (suspended). Amount due: USD 15.99. A payment of at least USD 15.99 pays what "
+        "is overdue and lifts the suspension at once."
         in form
         and f'value="{timezone.now().date():%Y-%m-%d}"' in form
     )

@@ -1,4 +1,4 @@
-"""The ledger: balance, deductions on the due date, standing, suspension and its lift."""
+"""The ledger: balance, deductions on the due date, standing (from the overdue statements), suspension and its lift."""
 
 from datetime import date, timedelta
 from decimal import Decimal
@@ -9,10 +9,11 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry
 from accounts.services import RuleViolation
-from billing import ledger
+from billing import ledger, settlement
 from billing.closing import close_month
-from billing.ledger import ARREARS, GOOD, SUSPENDED, standing_of
+from billing.ledger import ARREARS, GOOD, SUSPENDED, standing_from
 from billing.models import Transaction
+from billing.settlement import Bill, Funds, settle
 from projects.models import Project
 from projects.services import check_can_issue_tokens
 from usage.models import DailyUsage
@@ -22,19 +23,45 @@ OCTOBER = date(2026, 10, 1)
 DUE = date(2026, 11, 6)
 
 
-def test_standing_follows_the_running_balance():
-    day = date(2026, 11, 6)
-    assert standing_of([], day) == ledger.Standing(D("0.00"), GOOD, None, None)
-    assert standing_of([(day, D("-10"))], day + timedelta(days=4)).status == ARREARS
-    suspended = standing_of([(day, D("-10"))], day + timedelta(days=5))
-    assert (suspended.status, suspended.negative_since, suspended.suspend_on) == (SUSPENDED, day, date(2026, 11, 11))
-    # Paid back, negative again later: the grace period counts from the later day.
-    entries = [(day, D("-10")), (day + timedelta(days=1), D("10")), (day + timedelta(days=20), D("-1"))]
-    later = standing_of(entries, day + timedelta(days=22))
-    assert (later.status, later.negative_since) == (ARREARS, day + timedelta(days=20))
-    # Still negative after a partial payment: the first day it went negative counts.
-    partial = standing_of([(day, D("-10")), (day + timedelta(days=2), D("4"))], day + timedelta(days=5))
-    assert (partial.balance, partial.status) == (D("-6"), SUSPENDED)
+def test_standing_follows_the_oldest_overdue_statement():
+    due = date(2026, 11, 6)
+    october = Bill(1, "INV-202610-0001", OCTOBER, date(2026, 11, 1), due, D("10.00"))
+    november = Bill(2, "INV-202611-0002", date(2026, 11, 1), date(2026, 12, 1), date(2026, 12, 6), D("4.00"))
+
+    def standing(entries, today):
+        return standing_from(D("0.00"), settle([october, november], entries, today))
+
+    assert standing_from(D("0.00"), settle([], [], due)) == ledger.Standing(D("0.00"), GOOD, None, None)
+    assert standing([], due).status == GOOD  # due today: not overdue yet
+    arrears = standing([], due + timedelta(days=1))
+    assert (arrears.status, arrears.overdue_invoice, arrears.overdue_amount) == (ARREARS, october.number, D("10.00"))
+    suspended = standing([], due + timedelta(days=5))
+    assert (suspended.status, suspended.overdue_since, suspended.suspend_on) == (SUSPENDED, due, date(2026, 11, 11))
+    # Still suspended after a partial payment; paid in full, good again, whatever the balance says.
+    part = [Funds(10, date(2026, 11, 12), D("6.00"), "Payment part")]
+    assert standing(part, date(2026, 11, 12)).status == SUSPENDED
+    paid = [*part, Funds(11, date(2026, 11, 12), D("4.00"), "Payment rest")]
+    assert standing(paid, date(2026, 11, 12)).status == GOOD
+    # The next statement unpaid after its own due date: the grace period counts from its due date.
+    later = standing(paid, date(2026, 12, 8))
+    assert (later.status, later.overdue_invoice, later.suspend_on) == (ARREARS, november.number, date(2026, 12, 11))
+    # A debit takes back what paid October: October is overdue again, and for more than 5 days.
+    debit = [*paid, Funds(12, date(2026, 11, 20), D("-1.00"), "Debit: fee")]
+    reopened = standing(debit, date(2026, 11, 20))
+    assert (reopened.status, reopened.overdue_invoice, reopened.overdue_amount) == (
+        SUSPENDED,
+        october.number,
+        D("1.00"),
+    )
+    # With nothing paid to take back, it is owed on no statement, due at once.
+    owed = standing_from(D("-1.00"), settle([], debit[-1:], date(2026, 11, 20)))
+    assert (owed.status, owed.overdue_invoice, owed.overdue_since, owed.suspend_on, owed.overdue_amount) == (
+        ARREARS,
+        "",
+        date(2026, 11, 20),
+        date(2026, 11, 25),
+        D("1.00"),
+    )
 
 
 @pytest.fixture
@@ -57,7 +84,9 @@ def test_a_statement_is_deducted_on_its_due_date_once(acme, october_statement):
         october_statement,
     )
     assert ledger.standing(acme.organization, DUE).balance == D("-9.90")
-    assert ledger.statement_statuses(acme.organization) == {october_statement.pk: "unpaid"}
+    # Deductions move the balance, not money: the statement is still unpaid, and overdue after DUE.
+    [account] = settlement.settle_organization(acme.organization, DUE + timedelta(days=1)).statements
+    assert (account.status, account.amount_due) == ("overdue", D("9.90"))
 
 
 def test_a_prepaid_balance_covers_the_statement(acme, october_statement):
@@ -66,23 +95,31 @@ def test_a_prepaid_balance_covers_the_statement(acme, october_statement):
     ledger.deduct_due_statements(today=DUE + timedelta(days=30))
     acme.organization.refresh_from_db()
     assert ledger.standing(acme.organization).balance == D("10.10") and not acme.organization.is_suspended
-    assert ledger.statement_statuses(acme.organization) == {october_statement.pk: "paid"}
+    [account] = settlement.settle_organization(acme.organization).statements
+    assert (account.statement_id, account.status, account.paid_at) == (
+        october_statement.pk,
+        "paid",
+        october_statement.issued_at.date(),
+    )
 
 
-def test_still_negative_five_days_after_the_due_date_suspends_until_paid(acme, october_statement):
+def test_unpaid_five_days_after_the_due_date_suspends_until_paid(acme, october_statement):
     ledger.deduct_due_statements(today=DUE + timedelta(days=4))
     acme.organization.refresh_from_db()
     assert not acme.organization.is_suspended
     ledger.deduct_due_statements(today=DUE + timedelta(days=5))  # the daily job
     organization = acme.organization
     organization.refresh_from_db()
-    assert organization.is_suspended and "negative since 2026-11-06" in organization.suspended_reason
+    assert organization.is_suspended
+    assert organization.suspended_reason == (
+        f"Invoice {october_statement.number}, due on 2026-11-06, is still unpaid more than 5 days later."
+    )
     with pytest.raises(RuleViolation, match="suspended"):
         check_can_issue_tokens(Project.objects.get(pk=acme.projects[0].pk))
     finance = acme.users["finance"]
     ledger.record_payment(finance, organization, amount=D("5.00"), method="bank_transfer", reference="part")
     organization.refresh_from_db()
-    assert organization.is_suspended  # -4.90: still negative
+    assert organization.is_suspended  # 4.90 still due
     ledger.record_payment(finance, organization, amount=D("4.90"), method="bank_transfer", reference="rest")
     organization.refresh_from_db()
     assert not organization.is_suspended and organization.suspended_reason == ""

@@ -29,7 +29,8 @@ def api(acme, client):
 
 @pytest.fixture
 def statements(acme, globex):
-    """January (USD 15.99, deducted and paid), February (deducted, unpaid) and March (pending)."""
+    """January (USD 15.99, paid), February (USD 31.98, 4.01 paid) and March (USD 15.99, nothing paid): the 20.00
+    paid before they were issued pays them at issue, oldest first. February and March are past due."""
     january = close(acme, date(2026, 1, 1), 11_000)
     february = close(acme, date(2026, 2, 1), 12_000)
     march = close(acme, date(2026, 3, 1), 11_000)
@@ -46,11 +47,12 @@ def test_statements_newest_first_with_their_status(api, statements):
     response = api.get(STATEMENTS)
     assert response.status_code == 200
     rows = response.json()["results"]
-    assert [(r["period_start"], r["status"]) for r in rows] == [
-        ("2026-03-01", "pending"),
-        ("2026-02-01", "unpaid"),
-        ("2026-01-01", "paid"),
+    assert [(r["period_start"], r["status"], r["amount_paid"], r["amount_due"]) for r in rows] == [
+        ("2026-03-01", "overdue", "0.00", "15.99"),
+        ("2026-02-01", "overdue", "4.01", "27.97"),
+        ("2026-01-01", "paid", "15.99", "0.00"),
     ]
+    assert [r["paid_at"] for r in rows] == [None, None, f"{statements[0].issued_at:%Y-%m-%d}"]
     january = rows[-1]
     assert january["number"] == statements[0].number and january["total"] == "15.99"
     assert january["period_end"] == "2026-01-31" and january["currency"] == "USD"
@@ -66,7 +68,9 @@ def test_statements_filtered_by_month_range_and_status(api, statements):
     assert months(month_from="2026-02", month_to="2026-02") == ["2026-02-01"]
     assert months(month_from="2026-02-15") == ["2026-03-01", "2026-02-01"]  # a day names its month
     assert months(month_to="2026-01") == ["2026-01-01"]
-    assert months(status="unpaid") == ["2026-02-01"]
+    assert months(status="overdue") == ["2026-03-01", "2026-02-01"]
+    assert months(status="paid") == ["2026-01-01"]
+    assert months(status="open") == []
     response = api.get(STATEMENTS, {"status": "lost"})
     assert response.status_code == 400 and "status" in message(response)
 

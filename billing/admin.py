@@ -1,6 +1,10 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
 
-from .models import BillingProfile, PriceBook, Statement, StatementLine, Transaction, UsageAlert
+from console.forms import ModelForm
+
+from .models import BillingProfile, PriceBook, SellerProfile, Statement, StatementLine, Transaction, UsageAlert
 
 
 @admin.register(PriceBook)
@@ -86,3 +90,41 @@ class BillingProfileAdmin(admin.ModelAdmin):
 class UsageAlertAdmin(admin.ModelAdmin):
     list_display = ["organization", "metric", "threshold", "created_at"]
     list_filter = ["metric"]
+
+
+class SellerProfileForm(ModelForm):  # the console's text rules: one-line fields refuse control characters
+    class Meta:
+        model = SellerProfile
+        fields = ["legal_name", "address", "tax_id", "payment_instructions", "bank_details", "footer"]
+
+
+@admin.register(SellerProfile)
+class SellerProfileAdmin(admin.ModelAdmin):
+    """The seller printed on every invoice of the installation: superusers only (staff with model permissions
+    included are kept out), one row, never deleted (invoices would lose their seller)."""
+
+    form = SellerProfileForm
+    readonly_fields = ["updated_at"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser and not SellerProfile.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        """A list of one row says nothing: open its form, or the add form before it exists."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if SellerProfile.objects.exists():
+            return redirect("admin:billing_sellerprofile_change", 1)
+        return redirect("admin:billing_sellerprofile_add")

@@ -17,7 +17,7 @@ statement of an organization are not billed retroactively.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import Organization
 
-from .estimate import month_seconds
+from .estimate import billed_minutes, billed_usage, month_seconds
 from .models import BillingProfile, PriceBook, Statement, StatementLine, bill_to_lines, invoice_number, month_end
 from .pricing import price_month, to_cents
 
@@ -46,8 +46,13 @@ def previous_month(today: date) -> date:
     return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
-def due_date_for(month_start: date) -> date:
-    return (month_end(month_start) + timedelta(days=1)).replace(day=DUE_DAY)
+def due_date_for(month_start: date, issued_on: date | None = None) -> date:
+    """The 6th of the month after the billed one. A statement is never due before it is issued: one issued
+    after that day (a close that ran late) is due as many days after its issue as the 6th is after the 1st."""
+    regular = (month_end(month_start) + timedelta(days=1)).replace(day=DUE_DAY)
+    if issued_on is not None and issued_on > regular:
+        return issued_on + timedelta(days=DUE_DAY - 1)
+    return regular
 
 
 def check_closable(month_start: date, today: date | None = None) -> None:
@@ -60,7 +65,9 @@ def check_closable(month_start: date, today: date | None = None) -> None:
 
 
 def late_usage_adjustments(organization: Organization, before_month: date) -> list[Adjustment]:
-    """For each month billed before `before_month`: what its usage costs now minus what was billed for it."""
+    """For each month billed before `before_month` whose usage was pulled again after its statement was
+    issued: what its usage costs now minus what was billed for it. A month nothing was pulled for since is
+    left alone, so an old statement is never re-priced for anything but new usage data."""
     billed = defaultdict(Decimal)
     rows = (
         StatementLine.objects.filter(statement__organization=organization, usage_month__lt=before_month)
@@ -70,32 +77,49 @@ def late_usage_adjustments(organization: Organization, before_month: date) -> li
     for row in rows:
         billed[row["usage_month"]] = row["amount"]
     billed_statements = Statement.objects.filter(organization=organization, month__in=list(billed))
-    books = {statement.month: statement.price_book for statement in billed_statements.select_related("price_book")}
+    statements = {statement.month: statement for statement in billed_statements.select_related("price_book")}
     adjustments = []
     for month in sorted(billed):
-        book = books[month]
-        now_total = price_month(month_seconds(organization, month, month_end(month)), book.prices()).total
+        statement = statements[month]
+        usage = billed_usage(organization, month, month_end(month))
+        if not usage.filter(pulled_at__gt=statement.issued_at).exists():
+            continue
+        book = statement.price_book
+        now_total = price_month(billed_minutes(organization, month, month_end(month)), book.prices()).total
         difference = to_cents(now_total - billed[month])  # a database's SUM may come back with more digits
         if difference:
             adjustments.append(Adjustment(month, difference))
     return adjustments
 
 
-def close_month(month_start: date, organization: Organization | None = None, today: date | None = None):
-    """Issue `month_start`'s statement for one organization or all. Returns the statements issued now."""
+def close_month(
+    month_start: date,
+    organization: Organization | None = None,
+    today: date | None = None,
+    *,
+    issued_at: datetime | None = None,
+):
+    """Issue `month_start`'s statement for one organization or all, dated `issued_at` (default: now, or the
+    start of `today` when a close is run as of an earlier day). Returns the statements issued now."""
     check_closable(month_start, today)
     organizations = [organization] if organization else Organization.objects.order_by("pk")
     issued = []
     for each in organizations:
-        statement = close_organization_month(each, month_start, today)
+        statement = close_organization_month(each, month_start, today, issued_at=issued_at)
         if statement is not None:
             issued.append(statement)
     return issued
 
 
 @transaction.atomic
-def close_organization_month(organization: Organization, month_start: date, today: date | None = None):
+def close_organization_month(
+    organization: Organization, month_start: date, today: date | None = None, *, issued_at: datetime | None = None
+):
     check_closable(month_start, today)
+    if issued_at is not None and issued_at.astimezone(UTC).date() <= month_end(month_start):
+        raise ValueError(f"the statement for {month_start:%Y-%m} cannot be issued before the month has ended")
+    if issued_at is None:  # now; a close run as of an earlier day (a command, a test) is issued that day
+        issued_at = min(timezone.now(), datetime.combine(today, time.min, tzinfo=UTC)) if today else timezone.now()
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
     if Statement.objects.filter(organization=organization, month=month_start).exists():
         return None
@@ -104,7 +128,7 @@ def close_organization_month(organization: Organization, month_start: date, toda
     if not any(seconds.values()) and not adjustments:
         return None
     book = PriceBook.book_for(organization, month_start)
-    priced = price_month(seconds, book.prices())
+    priced = price_month(billed_minutes(organization, month_start, month_end(month_start)), book.prices())
     sequence = (Statement.objects.filter(organization=organization).aggregate(last=Max("sequence"))["last"] or 0) + 1
     adjustments_total = sum((adjustment.amount for adjustment in adjustments), Decimal("0.00"))
     statement = Statement.objects.create(
@@ -114,8 +138,8 @@ def close_organization_month(organization: Organization, month_start: date, toda
         number=invoice_number(month_start, sequence),
         price_book=book,
         currency=priced.currency,
-        issued_at=timezone.now(),
-        due_date=due_date_for(month_start),
+        issued_at=issued_at,
+        due_date=due_date_for(month_start, issued_at.astimezone(UTC).date()),
         usage_seconds=seconds,
         total_minutes=priced.total_minutes,
         usage_total=priced.total,
@@ -149,14 +173,11 @@ def statement_lines(statement: Statement, priced, adjustments: list[Adjustment])
         )
         for line in priced.lines
     ]
-    lines.append(
-        StatementLine(
-            kind=StatementLine.Kind.DISCOUNT,
-            description="Volume discount and rounding",
-            usage_month=statement.month,
-            amount=-priced.discount_and_rounding,
-        )
-    )
+    # The discount and the rounding are lines of their own, each only when it is not zero (see pricing).
+    extra = ((StatementLine.Kind.DISCOUNT, -priced.discount), (StatementLine.Kind.ROUNDING, priced.rounding))
+    for kind, amount in extra:
+        if amount:
+            lines.append(StatementLine(kind=kind, description=kind.label, usage_month=statement.month, amount=amount))
     lines.extend(
         StatementLine(
             kind=StatementLine.Kind.ADJUSTMENT,

@@ -245,7 +245,8 @@ class StatementLine(AppendOnlyModel):
 
     class Kind(models.TextChoices):
         USAGE = "usage", "Usage"
-        DISCOUNT = "discount", "Volume discount and rounding"
+        DISCOUNT = "discount", "Volume discount"
+        ROUNDING = "rounding", "Rounding"
         ADJUSTMENT = "adjustment", "Late usage adjustment"
 
     statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="lines")
@@ -349,6 +350,61 @@ class BillingProfile(models.Model):
 
     def __str__(self) -> str:
         return f"Billing details of {self.organization}"
+
+
+DEFAULT_SELLER = "Console"
+
+
+class SellerProfile(models.Model):
+    """Who issues this installation's invoices: printed on every invoice (page and PDF), shown nowhere else.
+    One row, set by a superuser in the Django admin; until then `current()` stands in with the name only."""
+
+    legal_name = models.CharField(max_length=200, default=DEFAULT_SELLER, help_text="Printed at the top of invoices.")
+    address = models.TextField(blank=True, max_length=TEXT_MAX, help_text="Street, city, postal code, one per line.")
+    tax_id = models.CharField("Tax ID", max_length=50, blank=True, help_text="VAT or other tax number.")
+    payment_instructions = models.TextField(
+        blank=True, max_length=TEXT_MAX, help_text="Printed under “How to pay”: terms, the reference to quote."
+    )
+    bank_details = models.TextField(
+        blank=True, max_length=TEXT_MAX, help_text="Bank, account holder, IBAN, SWIFT/BIC, one per line."
+    )
+    footer = models.CharField(max_length=300, blank=True, help_text="The last line of every invoice.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "seller details"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="one_seller_profile"),
+            length_at_most("address", TEXT_MAX),
+            length_at_most("payment_instructions", TEXT_MAX),
+            length_at_most("bank_details", TEXT_MAX),
+        ]
+
+    def __str__(self) -> str:
+        return f"Seller details ({self.legal_name})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1  # the one row: saving a second profile rewrites the first instead of adding one
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def current(cls) -> "SellerProfile":
+        """The saved profile, or an unsaved one with the default name."""
+        return cls.objects.filter(pk=1).first() or cls()
+
+    def details(self) -> list[str]:
+        """The lines under the legal name in the "From" block: the address, then the tax ID."""
+        return text_lines(self.address) + ([f"Tax ID: {self.tax_id}"] if self.tax_id else [])
+
+    def payment_blocks(self) -> list[list[str]]:
+        """The "How to pay" block: the payment instructions and the bank details, each as lines; the empty
+        ones left out (no block at all when neither is set)."""
+        blocks = [text_lines(self.payment_instructions), text_lines(self.bank_details)]
+        return [block for block in blocks if block]
+
+
+def text_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 class UsageAlert(models.Model):

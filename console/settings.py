@@ -339,6 +339,8 @@ LOGGING = {
         # twice under DEBUG; named here, they keep none and reach the one handler above.
         "django": {"handlers": [], "propagate": True},
         "django.server": {"handlers": [], "propagate": True},
+        # fontTools logs every table of every font it subsets for an invoice PDF at INFO.
+        "fontTools": {"level": "WARNING"},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

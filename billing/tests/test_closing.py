@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,7 +59,7 @@ def test_closing_twice_issues_nothing_new(acme, globex):
     add_usage(globex.projects[0], date(2026, 10, 4), video_2k=60)
     assert len(close(OCTOBER)) == 2
     assert close(OCTOBER) == [] and close(OCTOBER, acme.organization) == []
-    assert Statement.objects.count() == 2 and StatementLine.objects.count() == 2 * 6
+    assert Statement.objects.count() == 2 and StatementLine.objects.filter(kind="usage").count() == 2 * 5
 
 
 def test_numbers_are_gapless_per_organization(acme, globex):
@@ -79,6 +80,15 @@ def test_a_month_that_has_not_ended_cannot_be_closed(acme):
         close_month(NOVEMBER, today=date(2026, 11, 30))
     with pytest.raises(ValueError, match="1st"):
         close_month(date(2026, 10, 2), today=AFTER_OCTOBER)
+
+
+def test_a_statement_can_be_dated_when_its_month_close_ran(acme):
+    add_usage(acme.projects[0], date(2026, 10, 3), audio=20_000 * 60)
+    with pytest.raises(ValueError, match="before the month has ended"):
+        close_month(OCTOBER, acme.organization, today=AFTER_OCTOBER, issued_at=datetime(2026, 10, 31, 23, tzinfo=UTC))
+    issued_at = datetime(2026, 11, 1, 2, tzinfo=UTC)
+    [statement] = close_month(OCTOBER, acme.organization, today=AFTER_OCTOBER, issued_at=issued_at)
+    assert statement.issued_at == issued_at and statement.due_date == date(2026, 11, 6)
 
 
 def test_an_organization_without_usage_gets_no_statement(acme):
@@ -119,9 +129,19 @@ def test_late_usage_becomes_an_adjustment_on_the_next_statement(acme):
 def test_usage_corrected_downwards_is_credited(acme):
     add_usage(acme.projects[0], date(2026, 10, 3), audio=10_000 * 60, video_hd=2_000 * 60)  # 7.98
     close(OCTOBER, acme.organization)
-    DailyUsage.objects.filter(project=acme.projects[0], date=date(2026, 10, 3)).update(video_hd=1_000 * 60)
+    corrected = DailyUsage.objects.filter(project=acme.projects[0], date=date(2026, 10, 3))
+    corrected.update(video_hd=1_000 * 60, pulled_at=timezone.now())  # as a re-pull writes it
     [november] = close(NOVEMBER, acme.organization)  # no November usage: a statement for the credit alone
     assert november.usage_total == Decimal("0.00") and november.total == Decimal("-3.99")
+
+
+def test_a_month_not_pulled_again_since_its_statement_is_not_priced_again(acme):
+    """Only new usage data adjusts a billed month: a row changed without a pull (or a change in how minutes
+    are counted) never re-prices an old statement."""
+    add_usage(acme.projects[0], date(2026, 10, 3), audio=10_000 * 60, video_hd=2_000 * 60)
+    close(OCTOBER, acme.organization)
+    DailyUsage.objects.filter(project=acme.projects[0]).update(video_hd=1_000 * 60)  # pulled_at unchanged
+    assert close(NOVEMBER, acme.organization) == []
 
 
 def test_late_usage_inside_the_free_minutes_changes_nothing(acme):
@@ -157,12 +177,21 @@ def test_the_beat_task_closes_the_previous_month(acme, monkeypatch):
     assert tasks.close_previous_month() == 0
 
 
+def test_a_statement_is_never_due_before_it_is_issued():
+    assert due_date_for(OCTOBER) == due_date_for(OCTOBER, date(2026, 11, 1)) == date(2026, 11, 6)
+    assert due_date_for(OCTOBER, date(2026, 11, 6)) == date(2026, 11, 6)
+    # A close that ran late (the job was down): due as long after its issue as the 6th is after the 1st.
+    assert due_date_for(OCTOBER, date(2026, 11, 7)) == date(2026, 11, 12)
+    assert due_date_for(OCTOBER, date(2026, 12, 3)) == date(2026, 12, 8)
+
+
 def test_the_command_closes_by_hand_and_explains_mistakes(acme, globex):
     add_usage(acme.projects[0], date(2026, 10, 3), audio=20_000 * 60)
     add_usage(globex.projects[0], date(2026, 10, 3), audio=20_000 * 60)
     out = StringIO()
     call_command("close_month", "--month", "2026-10", "--org", acme.organization.slug, stdout=out)
-    assert "INV-202610-0001 USD 9.90 due 2026-11-06" in out.getvalue()
+    due = due_date_for(OCTOBER, timezone.now().date())  # the 6th of November, or later when closed late
+    assert f"INV-202610-0001 USD 9.90 due {due:%Y-%m-%d}" in out.getvalue()
     assert not Statement.objects.filter(organization=globex.organization).exists()
     out = StringIO()
     call_command("close_month", "--month", "2026-10", "--org", acme.organization.slug, stdout=out)
@@ -211,3 +240,20 @@ def test_simultaneous_closes_issue_one_statement(postgres, acme):
     outcomes = run_together(*[lambda: close(OCTOBER, acme.organization)] * 3)
     assert outcomes == [None, None, None]
     assert Statement.objects.filter(organization=acme.organization).count() == 1
+
+
+def test_the_discount_and_the_rounding_are_lines_of_their_own_only_when_not_zero(acme):
+    # 120,000 audio minutes: 110,000 billable = 108.90; 5% on positions 100,000..120,000 = 0.9900495 -> 0.99;
+    # exact total 107.9099505 -> 107.91 = 108.90 - 0.99: no rounding line.
+    add_usage(acme.projects[0], date(2026, 10, 3), audio=120_000 * 60)
+    [october] = close(OCTOBER, acme.organization)
+    lines = list(october.lines.exclude(kind=StatementLine.Kind.USAGE).values_list("kind", "description", "amount"))
+    assert lines == [("discount", "Volume discount", Decimal("-0.99"))]
+    assert sum(line.amount for line in october.lines.all()) == october.total == Decimal("107.91")
+    # Rounding alone: 10,006 audio + 4 HD + 3 Full HD + 1 2K minutes: lines 0.01 + 0.02 + 0.03 + 0.02 = 0.08,
+    # exact total 0.06486 -> 0.06.
+    add_usage(acme.projects[0], date(2026, 11, 3), audio=10_006 * 60, video_hd=240, video_full_hd=180, video_2k=60)
+    [november] = close(NOVEMBER, acme.organization)
+    lines = list(november.lines.exclude(kind=StatementLine.Kind.USAGE).values_list("kind", "description", "amount"))
+    assert lines == [("rounding", "Rounding", Decimal("-0.02"))]
+    assert sum(line.amount for line in november.lines.all()) == november.total == Decimal("0.06")

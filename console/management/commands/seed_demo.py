@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -9,7 +9,7 @@ from accounts.models import Membership, Organization, User
 from accounts.services import create_organization, ensure_builtin_roles
 from billing import ledger
 from billing.closing import close_month, previous_month
-from billing.models import Transaction
+from billing.models import Statement, Transaction, month_end
 from projects import services as project_services
 from projects.models import Project
 from usage.client import UpstreamClient
@@ -19,6 +19,8 @@ from usage.pulling import create_run, execute_run
 
 DEMO_PASSWORD = "console-demo"
 DEMO_USAGE_DAYS = 90
+DEMO_ISSUE_HOUR = 2  # a month's statement is issued at 02:00 UTC on the 1st of the month after it
+DEMO_PAID_BEFORE_DUE = timedelta(days=3)  # the demo customer pays by bank transfer a few days early
 DEMO_USERS = (
     # email, name, built-in role
     ("admin@acme.test", "Ada Admin", "admin"),
@@ -95,21 +97,43 @@ class Command(BaseCommand):
         self.stdout.write(f"Pulled {DEMO_USAGE_DAYS} days of usage from the sandbox: {run.rows_written} rows.")
 
     def bill(self, organization) -> None:
-        """Statements for the last two finished months, deducted when due, and payments that keep the demo
-        organization in good standing (a suspended demo could not issue tokens)."""
-        last_month = previous_month(timezone.now().date())
-        for month in (previous_month(last_month), last_month):
-            close_month(month, organization)
+        """The last two finished months' statements, each issued when the month close would have issued it,
+        and the demo customer's bank transfers. A statement is paid once its grace days are over, as a
+        customer in good standing would have paid it (a suspended demo could not issue tokens): the older
+        one always, the latest one only from its due date + 5 days, the day it would suspend the
+        organization; until then it stays open with its amount due. No top-up: the balance is what the
+        statements and payments make it."""
+        now = timezone.now()
+        last_month = previous_month(now.date())
+        months = (previous_month(last_month), last_month)
+        for month in months:
+            close_month(month, organization, issued_at=issue_time(month, now))
+        for statement in organization.statements.filter(month__in=months).order_by("month"):
+            if now.date() >= statement.due_date + timedelta(days=ledger.GRACE_DAYS):
+                pay_demo_statement(organization, statement, now.date())
         ledger.deduct_due_statements()
         balance = ledger.standing(organization).balance
-        if balance < 0:
-            finance = User.objects.get(email="finance@acme.test")
-            ledger.record_payment(
-                finance,
-                organization,
-                amount=-balance + 500,
-                method=Transaction.Method.BANK_TRANSFER,
-                reference=f"DEMO-{timezone.now():%Y%m%d}",
-            )
-        balance = ledger.standing(organization).balance
         self.stdout.write(f"Billing: {organization.statements.count()} statements; balance {balance} USD.")
+
+
+def issue_time(month: date, now: datetime) -> datetime:
+    """02:00 UTC on the 1st of the month after `month`, or `now` when that is still to come."""
+    first = month_end(month) + timedelta(days=1)
+    return min(datetime.combine(first, time(DEMO_ISSUE_HOUR), tzinfo=UTC), now)
+
+
+def pay_demo_statement(organization, statement: Statement, today: date) -> None:
+    """A bank transfer of the statement's total a few days before its due date (never before its issue day
+    or after today), once: the reference names the statement, so seeding again finds it."""
+    reference = f"DEMO-{statement.number}"
+    if statement.total <= 0 or Transaction.objects.filter(organization=organization, reference=reference).exists():
+        return
+    issued_on = statement.issued_at.astimezone(UTC).date()
+    ledger.record_payment(
+        User.objects.get(email="finance@acme.test"),
+        organization,
+        amount=statement.total,
+        method=Transaction.Method.BANK_TRANSFER,
+        reference=reference,
+        occurred_on=max(issued_on, min(statement.due_date - DEMO_PAID_BEFORE_DUE, today)),
+    )

@@ -2,6 +2,7 @@
 an outsider in another organization, and the rule for tests that need a real service."""
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -156,6 +157,24 @@ BROWSER_TIMEOUT_MS = 10_000  # fail fast instead of Playwright's 30 s default
 # Blocked on purpose: ReDoc (the API docs page) shows Redocly's logo from their CDN and hides it when it
 # cannot load. Any other Content-Security-Policy violation fails the test.
 EXPECTED_CSP_VIOLATIONS = ("https://cdn.redoc.ly/",)
+
+
+def label(text: str) -> re.Pattern:
+    """A form label, with or without Django's label suffix (a colon), for Playwright's get_by_label."""
+    return re.compile(rf"^{re.escape(text)}:?$")
+
+
+def sign_in(page, base_url: str, email: str, password: str = PASSWORD, shoot=None) -> None:
+    """Sign in through the real form and land on the overview (a browser test's first step)."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label(label("Email")).fill(email)
+    page.get_by_label(label("Password")).fill(password)
+    if shoot:
+        shoot(page, "01-login")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{base_url}/overview/")
 
 
 @pytest.fixture(scope="module")

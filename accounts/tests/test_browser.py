@@ -15,30 +15,13 @@ import re
 import pytest
 from django.core import mail
 
-from conftest import PASSWORD
+from conftest import label, sign_in
 
 NEW_MEMBER = "new.finance@acme.test"
 NEW_MEMBER_NAME = "Nora Finance"
 NEW_MEMBER_PASSWORD = "a-long-unusual-passphrase-42"
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page, base_url: str, email: str, password: str = PASSWORD, shoot=None) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label(label("Email")).fill(email)
-    page.get_by_label(label("Password")).fill(password)
-    if shoot:
-        shoot(page, "01-login")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base_url}/overview/")
-
-
-def label(text: str) -> re.Pattern:
-    """A form label, with or without Django's label suffix (a colon)."""
-    return re.compile(rf"^{re.escape(text)}:?$")
 
 
 def nav_links(page):

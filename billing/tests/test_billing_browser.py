@@ -7,7 +7,6 @@ Screenshots land in var/screenshots/billing-*.png.
 """
 
 import csv
-import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,15 +18,10 @@ from billing import ledger
 from billing.closing import close_month
 from billing.models import BillingProfile
 from billing.tests.pdf_text import inflated, shown_text
-from conftest import PASSWORD
+from conftest import PASSWORD, label
 from usage.models import DailyUsage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def label(text: str) -> re.Pattern:
-    """A form label, with or without Django's label suffix (a colon)."""
-    return re.compile(rf"^{re.escape(text)}:?$")
 
 
 def suspended_for_january(org):

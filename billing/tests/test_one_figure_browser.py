@@ -13,8 +13,7 @@ import pytest
 from django.utils import timezone
 
 from billing.closing import close_month, previous_month
-from billing.tests.test_billing_browser import label
-from conftest import PASSWORD
+from conftest import label, sign_in
 from usage.models import DailyUsage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -47,11 +46,7 @@ def test_one_figure_on_every_page_and_invoices_that_settle(live_server, acme, ne
     add_month_to_date_usage(acme)
     base = live_server.url
     page = new_page()
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label(label("Email")).fill(acme.users["finance"].email)
-    page.get_by_label(label("Password")).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/overview/")
+    sign_in(page, base, acme.users["finance"].email)
     overview_minutes = number(page.get_by_test_id("usage-month-minutes").inner_text())
 
     # The usage page for the current billing cycle: its total row.
@@ -62,8 +57,10 @@ def test_one_figure_on_every_page_and_invoices_that_settle(live_server, acme, ne
 
     # The bill estimate: the minutes of its lines.
     page.goto(f"{base}/billing/estimate/")
-    line_minutes = page.locator("table.changelist tbody tr").filter(has_text="Video").or_(
-        page.locator("table.changelist tbody tr").filter(has_text="Audio")
+    line_minutes = (
+        page.locator("table.changelist tbody tr")
+        .filter(has_text="Video")
+        .or_(page.locator("table.changelist tbody tr").filter(has_text="Audio"))
     )
     estimate_minutes = sum(number(row.locator("td").nth(1).inner_text()) for row in line_minutes.all())
     estimate_total = page.get_by_test_id("estimate-total").inner_text()

@@ -9,8 +9,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from accounts.tests.test_browser import sign_in
-from conftest import SCREENSHOTS
+from conftest import SCREENSHOTS, sign_in
 from usage.models import DailyUsage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -18,28 +18,13 @@ import pytest
 
 from accounts.models import User
 from accounts.services import create_organization
-from conftest import PASSWORD
+from conftest import PASSWORD, label, sign_in
 from projects import services
 from projects.models import Certificate, Project
 
 PROJECT_NAME = "Webinar platform"
 
 pytestmark = pytest.mark.browser
-
-
-def label(text: str) -> re.Pattern:
-    """A form label, with or without Django's label suffix (a colon)."""
-    return re.compile(rf"^{re.escape(text)}:?$")
-
-
-def sign_in(page, base_url: str, email: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label(label("Email")).fill(email)
-    page.get_by_label(label("Password")).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base_url}/overview/")
 
 
 def message(page, text: str):

@@ -10,8 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEntry, Membership, Role, User
-from accounts.tests.test_browser import sign_in
-from conftest import PASSWORD
+from conftest import PASSWORD, sign_in
 from usage import tasks
 from usage.models import ProjectMapping, PullRun, Upstream
 from usage.pulling import create_run

@@ -1,11 +1,13 @@
 """Writing the audit log. Every security-relevant action goes through `record()`."""
 
+import ipaddress
 import json
 import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
@@ -44,10 +46,26 @@ def register_actions(actions: dict[str, str]) -> None:
 
 
 def client_ip(request) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
+    """The client's address: what sign-in lockouts, API limits and audit entries count by.
+
+    Without trusted proxies (TRUSTED_PROXY_COUNT=0) it is REMOTE_ADDR: X-Forwarded-For is whatever the client
+    wrote. Behind N proxies that each append the address they received from, the client is the N-th entry
+    from the right of X-Forwarded-For; entries further left were written by the client and are ignored. A
+    header with fewer entries than that, or an entry that is not an address, means the request did not come
+    through the proxies: REMOTE_ADDR then."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    remote = request.META.get("REMOTE_ADDR") or None
+    trusted = settings.TRUSTED_PROXY_COUNT
+    if not trusted:
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if len(hops) < trusted:
+        return remote
+    try:
+        return str(ipaddress.ip_address(hops[-trusted]))
+    except ValueError:
+        return remote
 
 
 # Actions that are always about a project. Such an entry written without its project (or naming several)

@@ -120,6 +120,9 @@ LOGOUT_REDIRECT_URL = "login"
 # refuse further sign-in attempts until the window has passed.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW = timedelta(minutes=env.int("LOGIN_FAILURE_WINDOW_MINUTES", default=15))
+# How many reverse proxies in front of the console append to X-Forwarded-For (accounts.audit.client_ip).
+# 0: the client address is the connection's; behind one nginx or load balancer, 1.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 INVITATION_VALIDITY = timedelta(days=7)
 # Anyone may create an account (with a new organization) at /accounts/signup/; off, accounts come by invitation.
 PUBLIC_SIGNUP = env.bool("PUBLIC_SIGNUP", default=DEBUG)

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
+from accounts.audit import client_ip
+
 
 class OrganizationEndpointThrottle(BaseThrottle):
     def allow_request(self, request, view) -> bool:
@@ -31,7 +33,7 @@ class OrganizationEndpointThrottle(BaseThrottle):
 
     def caller(self, request) -> str:
         membership = getattr(request, "membership", None)
-        return f"org{membership.organization_id}" if membership is not None else f"ip{self.get_ident(request)}"
+        return f"org{membership.organization_id}" if membership is not None else f"ip{client_ip(request)}"
 
     @staticmethod
     def endpoint(request, view) -> str:

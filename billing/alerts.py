@@ -28,10 +28,11 @@ from accounts.models import Membership, Organization
 from accounts.notifications import notify
 from accounts.services import RuleViolation
 from console.text import one_line
+from usage.minutes import month_to_date_range
 from usage.signals import usage_updated
 
-from .estimate import billed_minutes, month_to_date
-from .models import AlertFiring, PriceBook, UsageAlert
+from .estimate import billed_minutes, current_estimate
+from .models import AlertFiring, UsageAlert
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +48,11 @@ MINUTES, AMOUNT = UsageAlert.Metric.MINUTES, UsageAlert.Metric.AMOUNT
 def current_values(organization: Organization, today: date | None = None) -> dict[str, Decimal | None]:
     """Month-to-date value of each metric. The amount is None when no price book is in force."""
     today = today or timezone.now().date()
-    try:
-        priced = month_to_date(organization, today).priced
-    except PriceBook.DoesNotExist:
-        minutes = sum(billed_minutes(organization, today.replace(day=1), today).values())
+    found = current_estimate(organization, today)
+    if found is None:
+        minutes = sum(billed_minutes(organization, *month_to_date_range(today)).values())
         return {MINUTES: Decimal(minutes), AMOUNT: None}
-    return {MINUTES: Decimal(priced.total_minutes), AMOUNT: priced.total}
+    return {MINUTES: Decimal(found.priced.total_minutes), AMOUNT: found.priced.total}
 
 
 def format_value(metric: str, value: Decimal) -> str:

@@ -17,8 +17,8 @@ from .api_serializers import (
     StatementSerializer,
     TransactionSerializer,
 )
-from .estimate import month_to_date
-from .models import BillingProfile, PriceBook, Statement, Transaction
+from .estimate import current_estimate
+from .models import BillingProfile, Statement, Transaction
 from .settlement import settle_organization, with_settlement
 
 TAG = "Billing"
@@ -120,8 +120,7 @@ class EstimateViewSet(ModulePermissionMixin, viewsets.GenericViewSet):
         responses={200: EstimateSerializer, 409: NO_PRICE_BOOK},
     )
     def current(self, request):
-        try:
-            found = month_to_date(self.membership.organization)
-        except PriceBook.DoesNotExist:
-            raise Conflict("No price book is in force for this month, so no estimate can be made.") from None
+        found = current_estimate(self.membership.organization)
+        if found is None:
+            raise Conflict("No price book is in force for this month, so no estimate can be made.")
         return Response(EstimateSerializer(found).data)

@@ -54,3 +54,11 @@ def month_to_date(organization, today: date | None = None) -> Estimate:
     book = PriceBook.book_for(organization, month_start)
     priced = price_month(billed_minutes(organization, month_start, today), book.prices())
     return Estimate(organization.pk, month_start, today, book, priced)
+
+
+def current_estimate(organization, today: date | None = None) -> Estimate | None:
+    """`month_to_date`, or None when no price book is in force (for callers that say so rather than fail)."""
+    try:
+        return month_to_date(organization, today)
+    except PriceBook.DoesNotExist:
+        return None

@@ -16,10 +16,10 @@ from console.csv_export import csv_download, inert
 from console.views import form_data, form_page
 
 from . import ledger, settlement
-from .estimate import month_to_date
+from .estimate import current_estimate
 from .forms import BillingProfileForm, CorrectionForm, PaymentForm
 from .invoice_pdf import invoice_pdf_bytes, money
-from .models import BillingProfile, PriceBook, SellerProfile, Statement, Transaction, bill_to_lines
+from .models import BillingProfile, SellerProfile, Statement, Transaction, bill_to_lines
 from .services import save_billing_details
 from .tabs import billing_tabs
 
@@ -31,14 +31,6 @@ LATEST = 5  # invoices and transactions on the overview
 def tabbed(request, template: str, current: str, **context):
     """Render a billing page with the billing tabs on top."""
     return render(request, template, {"billing_tabs": billing_tabs(request, current), **context})
-
-
-def current_estimate(organization):
-    """The month-to-date estimate (the "reserved balance"), or None without a price book in force."""
-    try:
-        return month_to_date(organization)
-    except PriceBook.DoesNotExist:
-        return None
 
 
 def cents(amount: Decimal) -> Decimal:

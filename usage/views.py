@@ -14,6 +14,7 @@ from console.csv_export import csv_download, inert
 from projects.models import Project
 
 from . import report as reports
+from .minutes import month_to_date_range
 from .models import BUSINESSES, TIER_LABELS
 from .report import BUSINESS_LABELS, COLUMNS, GRANULARITIES, TIERS, Row, usage_glance
 from .sync_views import usage_tabs
@@ -140,8 +141,8 @@ def parse_filters(params: QueryDict, membership, today: date | None = None) -> U
 
 
 def _preset_range(preset: str, today: date) -> tuple[date, date]:
-    if preset == "cycle":
-        return today.replace(day=1), today
+    if preset == "cycle":  # month to date, exactly as billing counts it
+        return month_to_date_range(today)
     if preset == "12m":
         return _months_before(today.replace(day=1), 11), today
     days = int(preset.removesuffix("d"))

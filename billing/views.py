@@ -2,7 +2,6 @@
 payments and corrections, and the billing details printed on invoices. Views parse and render; the
 ledger (`billing.ledger`) and what payments settle (`billing.settlement`) hold the rules."""
 
-from decimal import Decimal
 
 from django.contrib import messages
 from django.http import HttpResponse
@@ -20,10 +19,10 @@ from .estimate import current_estimate
 from .forms import BillingProfileForm, CorrectionForm, PaymentForm
 from .invoice_pdf import invoice_pdf_bytes, money
 from .models import BillingProfile, SellerProfile, Statement, Transaction, bill_to_lines
+from .pricing import to_cents
 from .services import save_billing_details
 from .tabs import billing_tabs
 
-CENT = Decimal("0.01")
 BILLING_SECTION = ("Billing", reverse_lazy("billing:overview"))
 LATEST = 5  # invoices and transactions on the overview
 
@@ -31,11 +30,6 @@ LATEST = 5  # invoices and transactions on the overview
 def tabbed(request, template: str, current: str, **context):
     """Render a billing page with the billing tabs on top."""
     return render(request, template, {"billing_tabs": billing_tabs(request, current), **context})
-
-
-def cents(amount: Decimal) -> Decimal:
-    """An annotated amount as cents: SQLite hands computed decimals back through a float (15.9900000000000)."""
-    return amount.quantize(CENT)
 
 
 def member_statements(membership, settled: settlement.Settlement):
@@ -140,8 +134,9 @@ def statements_csv(request):
             statement.adjustments_total,
             statement.total,
             statement.status,
-            cents(statement.amount_paid),
-            cents(statement.amount_due),
+            # SQLite hands annotated decimals back through a float (15.9900000000000): back to cents.
+            to_cents(statement.amount_paid),
+            to_cents(statement.amount_due),
             statement.paid_at.isoformat() if statement.paid_at else "",
         ]
         for statement in statements_changelist(request).queryset

@@ -173,7 +173,7 @@ def sign_in(page, base_url: str, email: str, password: str = PASSWORD, shoot=Non
     page.get_by_label(label("Password")).fill(password)
     if shoot:
         shoot(page, "01-login")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(f"{base_url}/overview/")
 
 

@@ -26,6 +26,10 @@ ACTIONS: dict[str, str] = {
     "auth.reauth_failed": "Wrong password when confirming an action",
     "auth.password_changed": "Password changed",
     "auth.password_reset": "Password reset",
+    "auth.email_verified": "Email address verified",
+    "auth.mfa_added": "Second factor added",
+    "auth.mfa_removed": "Second factor removed",
+    "auth.recovery_codes_renewed": "Recovery codes renewed",
     "org.created": "Organization created",
     "org.updated": "Organization settings changed",
     "org.ownership_transferred": "Ownership handed over",
@@ -38,6 +42,7 @@ ACTIONS: dict[str, str] = {
     "role.deleted": "Role deleted",
     "member.role_changed": "Member role changed",
     "member.removed": "Member removed",
+    "member.left": "Member left the organization",
 }
 
 

@@ -1,35 +1,14 @@
+from allauth.account.forms import SignupForm
 from django import forms
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm
-from django.utils import timezone
-from django.utils.timesince import timeuntil
+from django.db import transaction
 
 from console.forms import Form, ModelForm, TextRules
 
-from . import audit
-from .lockout import locked_until
+from . import services
 from .models import Organization, Role, User
 from .permissions import MODULES
 from .services import can_grant
-
-
-class LoginForm(TextRules, AuthenticationForm):
-    """Django's sign-in form (fields `username`, `password`) with brute-force protection."""
-
-    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
-
-    def clean(self):
-        email = (self.cleaned_data.get("username") or "").strip().lower()
-        ip = audit.client_ip(self.request)
-        reopens = locked_until(email, ip) if email else None
-        if reopens is not None:
-            audit.record("auth.lockout", request=self.request, actor=None, target=email)
-            raise forms.ValidationError(
-                "Too many failed sign-in attempts. Sign-in is blocked for this account or address; "
-                f"try again in {timeuntil(reopens, timezone.now())}, or reset your password.",
-                code="locked_out",
-            )
-        return super().clean()
 
 
 class PasswordPairMixin:
@@ -57,20 +36,22 @@ def password_fields():
     )
 
 
-class SignUpForm(PasswordPairMixin, Form):
+class SignUpForm(TextRules, SignupForm):
+    """allauth's sign-up (email, password twice) with the person's name and their first organization."""
+
     name = forms.CharField(max_length=150, label="Your name")
-    email = forms.EmailField(label="Email")
     organization = forms.CharField(max_length=100, label="Organization name", help_text="Your company or team.")
-    password1, password2 = password_fields()
+    field_order = ["name", "email", "organization", "password1", "password2"]
 
-    def clean_email(self):
-        email = User.objects.normalize_email(self.cleaned_data["email"])
-        if User.objects.filter(email=email).exists():
-            raise forms.ValidationError("An account with this email exists already. Sign in instead.")
-        return email
+    def save(self, request):
+        # The account, its address and its organization are made together or not at all.
+        with transaction.atomic():
+            return super().save(request)
 
-    def password_user(self):
-        return User(email=self.cleaned_data.get("email", ""), name=self.cleaned_data.get("name", ""))
+    def custom_signup(self, request, user) -> None:
+        user.name = self.cleaned_data["name"]
+        user.save(update_fields=["name"])
+        services.create_organization(user, self.cleaned_data["organization"], request=request)
 
 
 class AcceptInvitationForm(PasswordPairMixin, Form):
@@ -97,6 +78,13 @@ class OrganizationForm(ModelForm):
     class Meta:
         model = Organization
         fields = ["name"]
+        labels = {"name": "Organization name"}
+
+
+class OrganizationSettingsForm(ModelForm):
+    class Meta:
+        model = Organization
+        fields = ["name", "require_two_factor"]
         labels = {"name": "Organization name"}
 
 

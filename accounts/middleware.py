@@ -1,5 +1,6 @@
 from console.cache import cached
 
+from . import two_factor
 from .models import Membership
 
 SESSION_KEY = "organization_id"
@@ -39,4 +40,6 @@ class CurrentMembershipMiddleware:
 
     def __call__(self, request):
         request.membership = current_membership(request)
+        if two_factor.held_back(request):
+            return two_factor.send_to_setup(request)
         return self.get_response(request)

@@ -28,7 +28,16 @@ class UserManager(BaseUserManager):
         user = self.model(email=self.normalize_email(email), **extra)
         user.set_password(password)
         user.save(using=self._db)
+        self.vouch_for_address(user)
         return user
+
+    def vouch_for_address(self, user) -> None:
+        """Record the user's address as verified and primary. For accounts that do not come from public
+        sign-up (an accepted invitation, the operator, a command), where the address is proven already;
+        public sign-up leaves it unverified until the emailed link is followed."""
+        from allauth.account.models import EmailAddress  # allauth's models load after this app's
+
+        EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
 
     def create_superuser(self, email, password=None, **extra):
         extra.update(is_staff=True, is_superuser=True)
@@ -77,6 +86,12 @@ class Organization(models.Model):
     # Written by billing when the balance stays negative; projects and tokens only read it.
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_reason = models.CharField(max_length=300, blank=True)
+    require_two_factor = models.BooleanField(
+        "Require two-factor authentication",
+        default=False,
+        help_text="Members without a second factor must set one up before they can open this organization. "
+        "API credentials are not affected.",
+    )
 
     class Meta:
         ordering = ["name"]

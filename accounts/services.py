@@ -69,29 +69,35 @@ def create_organization(owner: User, name: str, *, request=None) -> Organization
 
 
 def _new_user(email: str, password_hash: str, name: str) -> User:
-    return User.objects.create(email=User.objects.normalize_email(email), password=password_hash, name=name)
-
-
-def sign_up(email: str, password: str, name: str, organization_name: str, *, request=None) -> User:
-    # Hashing takes a good part of a second by design: done before the transaction, so the write lock
-    # (all of SQLite while a transaction is open) does not wait on it.
-    password_hash = make_password(password)
-    with transaction.atomic():
-        user = _new_user(email, password_hash, name)
-        create_organization(user, organization_name, request=request)
+    user = User.objects.create(email=User.objects.normalize_email(email), password=password_hash, name=name)
+    User.objects.vouch_for_address(user)  # the invitation reached this address
     return user
 
 
 @transaction.atomic
-def update_organization(actor: Membership, name: str, *, request=None) -> Organization:
+def update_organization(
+    actor: Membership, name: str, *, require_two_factor: bool | None = None, request=None
+) -> Organization:
+    """Rename the organization and, when given, turn its two-factor requirement on or off."""
+    from .two_factor import has_second_factor
+
     actor = _current_actor(actor)
     organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
-    old_name = organization.name
-    organization.name = name
-    organization.save(update_fields=["name"])
-    audit.record(
-        "org.updated", request=request, organization=organization, target=name, name={"old": old_name, "new": name}
-    )
+    changes = {}
+    if name != organization.name:
+        changes["name"] = {"old": organization.name, "new": name}
+    if require_two_factor is not None and require_two_factor != organization.require_two_factor:
+        if require_two_factor and not has_second_factor(actor.user):
+            raise RuleViolation(
+                "Set up two-factor authentication for yourself first, so that requiring it does not lock you out."
+            )
+        changes["require_two_factor"] = {"old": organization.require_two_factor, "new": require_two_factor}
+    if not changes:
+        return organization
+    for field, change in changes.items():
+        setattr(organization, field, change["new"])
+    organization.save(update_fields=list(changes))
+    audit.record("org.updated", request=request, organization=organization, target=organization.name, **changes)
     return organization
 
 
@@ -290,6 +296,23 @@ def remove_member(actor: Membership, member: Membership, *, request=None) -> Non
     audit.record("member.removed", request=request, organization=member.organization, target=email)
 
 
+@transaction.atomic
+def leave_organization(member: Membership, *, request=None) -> None:
+    """A member leaves an organization of their own accord; any role may."""
+    list(Membership.objects.select_for_update().filter(organization_id=member.organization_id))
+    member = Membership.objects.select_related("role", "user", "organization").filter(pk=member.pk).first()
+    if member is None:
+        raise RuleViolation("You are no longer a member of this organization.")
+    if member.is_owner:
+        raise RuleViolation("The owner cannot leave the organization; hand over ownership first.")
+    if member.role.builtin_key == ADMIN and _admin_count(member.organization_id) <= 1:
+        raise RuleViolation("You are the organization's last Admin; make someone else Admin first.")
+    member.delete()
+    audit.record(
+        "member.left", request=request, actor=member.user, organization=member.organization, target=member.user.email
+    )
+
+
 # Invitations ------------------------------------------------------------------------------------
 
 
@@ -409,7 +432,7 @@ def accept_invitation(token: str, user: User, *, request=None) -> Membership:
 
 
 def accept_invitation_as_new_user(token: str, *, name: str, password: str, request=None) -> Membership:
-    password_hash = make_password(password)  # before the transaction, as in sign_up
+    password_hash = make_password(password)  # hashing takes a good part of a second: before the transaction
     with transaction.atomic():
         invitation = find_invitation(token)
         if invitation is None:

@@ -1,42 +1,19 @@
-from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import api_credential_views, notification_views, views
 
 urlpatterns = [
-    # Sign-in and passwords: Django's auth views with the console's templates.
-    path("accounts/login/", views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/signup/", views.signup, name="signup"),
+    # Sign-in, sign-up, passwords, email verification, two-factor and passkeys: django-allauth under
+    # /accounts/ (accounts/adapters.py). The profile comes first; the address is the sign-in and is not
+    # changed by its owner, so allauth's address book is not offered.
     path("accounts/profile/", views.profile, name="profile"),
-    path(
-        "accounts/password/change/",
-        views.PasswordChangeView.as_view(),
-        name="password_change",
-    ),
-    path(
-        "accounts/password/reset/",
-        auth_views.PasswordResetView.as_view(
-            template_name="accounts/password_reset.html",
-            email_template_name="accounts/email/password_reset.txt",
-            subject_template_name="accounts/email/password_reset_subject.txt",
-        ),
-        name="password_reset",
-    ),
-    path(
-        "accounts/password/reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
-        name="password_reset_done",
-    ),
-    path("accounts/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
-    path(
-        "accounts/reset/done/",
-        auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
-        name="password_reset_complete",
-    ),
+    path("accounts/email/", views.no_address_book),
+    path("accounts/reset/<str:uidb64>/<str:token>/", views.old_reset_link),
+    path("accounts/", include("allauth.urls")),
     # Organizations
     path("organizations/new/", views.create_organization, name="create_organization"),
     path("organizations/switch/", views.switch_organization, name="switch_organization"),
+    path("organizations/leave/", views.leave_organization, name="leave_organization"),
     path("settings/organization/", views.organization_settings, name="organization_settings"),
     # Members, invitations and roles
     path("members/", views.member_list, name="members"),

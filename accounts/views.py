@@ -1,28 +1,26 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from console.changelist import Changelist, Column, Filter
 from console.csv_export import csv_download
 from console.views import confirm, form_data, form_page
 
-from . import audit, services
+from . import audit, services, two_factor
 from .access import get_for_member, member_required, restrict
 from .forms import (
     AcceptInvitationForm,
     InviteForm,
-    LoginForm,
     MemberRoleForm,
     OrganizationForm,
+    OrganizationSettingsForm,
     ProfileForm,
     RoleForm,
-    SignUpForm,
 )
 from .middleware import SESSION_KEY
 from .models import Invitation, Membership, Role
@@ -32,35 +30,6 @@ from .sudo import confirm_identity, confirmation_form
 MEMBERS_SECTION = ("Members & Roles", reverse_lazy("members"))
 
 # Sign-in, sign-up and passwords -------------------------------------------------------------------
-
-
-class LoginView(auth_views.LoginView):
-    form_class = LoginForm
-    template_name = "accounts/login.html"
-    redirect_authenticated_user = True
-
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "public_signup": settings.PUBLIC_SIGNUP}
-
-
-class PasswordChangeView(auth_views.PasswordChangeView):
-    template_name = "accounts/password_change.html"
-    success_url = reverse_lazy("overview")
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        audit.record("auth.password_changed", request=self.request, target=self.request.user.email)
-        messages.success(self.request, "Your password was changed.")
-        return response
-
-
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    template_name = "accounts/password_reset_confirm.html"
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        audit.record("auth.password_reset", request=self.request, actor=form.user, target=form.user.email)
-        return response
 
 
 @login_required
@@ -74,19 +43,14 @@ def profile(request):
     return form_page(request, form, title="Profile", submit_label="Save", intro=intro)
 
 
-def signup(request):
-    if request.user.is_authenticated:
-        return redirect("overview")
-    if not settings.PUBLIC_SIGNUP:  # accounts come by invitation (accept_invitation) or from the operator
-        return render(request, "accounts/signup_closed.html", status=403)
-    form = SignUpForm(form_data(request))
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        user = services.sign_up(data["email"], data["password1"], data["name"], data["organization"], request=request)
-        login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
-        messages.success(request, f"Welcome! {data['organization']} is ready, and you are its Admin.")
-        return redirect("overview")
-    return render(request, "accounts/signup.html", {"form": form})
+def no_address_book(request):
+    raise Http404("The email address is the sign-in; an Admin of your organization can invite a new address.")
+
+
+def old_reset_link(request, uidb64, token):
+    """Reset links mailed before the sign-in pages moved: they no longer work, so say so and offer a new one."""
+    messages.info(request, "That password reset link has expired. Ask for a new one below.")
+    return redirect("account_reset_password")
 
 
 # Organizations ----------------------------------------------------------------------------------
@@ -123,14 +87,47 @@ def switch_organization(request):
     return redirect("overview")
 
 
+@login_required
+@require_http_methods(["GET", "POST"])
+def leave_organization(request):
+    membership = request.membership
+    if membership is None:
+        return redirect("overview")
+    organization = membership.organization
+    if request.method == "POST":
+        try:
+            services.leave_organization(membership, request=request)
+        except RuleViolation as error:
+            messages.error(request, str(error))
+            return redirect("overview")
+        request.session.pop(SESSION_KEY, None)
+        messages.success(request, f"You left {organization.name}.")
+        return redirect("overview")
+    return confirm(
+        request,
+        title=f"Leave {organization.name}?",
+        message=f"You will lose access to {organization.name} at once.",
+        consequences=["Your account stays, with your other organizations.", "An Admin can invite you again later."],
+        action_label="Leave organization",
+        cancel_url=reverse("overview"),
+    )
+
+
 @member_required("members", "edit")
 def organization_settings(request):
     organization = request.membership.organization
-    form = OrganizationForm(form_data(request), instance=organization)
+    form = OrganizationSettingsForm(form_data(request), instance=organization)
     if request.method == "POST" and form.is_valid():
-        services.update_organization(request.membership, form.cleaned_data["name"], request=request)
-        messages.success(request, "Organization settings saved.")
-        return redirect("organization_settings")
+        data = form.cleaned_data
+        try:
+            services.update_organization(
+                request.membership, data["name"], require_two_factor=data["require_two_factor"], request=request
+            )
+        except RuleViolation as error:
+            form.add_error("require_two_factor", str(error))
+        else:
+            messages.success(request, "Organization settings saved.")
+            return redirect("organization_settings")
     return form_page(request, form, title="Organization settings", submit_label="Save")
 
 
@@ -142,17 +139,23 @@ def member_list(request):
     membership = request.membership
     members = Changelist(
         request,
-        restrict(Membership, membership).select_related("user", "role"),
+        restrict(Membership, membership)
+        .select_related("user", "role")
+        .annotate(two_factor=two_factor.has_second_factor_query("user_id")),
         columns=[
             Column("Member", "user__email"),
             Column("Role", "role__name"),
+            Column("Two-factor", "two_factor"),
             Column("Joined", "created_at"),
             Column(""),
         ],
         row_template="accounts/rows/member.html",
         search_fields=("user__email", "user__name"),
         search_placeholder="Search by email or name",
-        filters=[Filter("role", "Role", "role_id", [(str(r.pk), r.name) for r in restrict(Role, membership)])],
+        filters=[
+            Filter("role", "Role", "role_id", [(str(r.pk), r.name) for r in restrict(Role, membership)]),
+            Filter("two_factor", "Two-factor", "two_factor", [("1", "On"), ("0", "Off")]),
+        ],
         default_ordering=("created_at",),
         empty_title="No members match",
     )

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import reverse
 
 from accounts.notifications import unread_count
@@ -12,6 +13,7 @@ def console_shell(request):
     membership = getattr(request, "membership", None)
     if membership is None:
         return {
+            "public_signup": settings.PUBLIC_SIGNUP,
             "nav_items": [],
             "current_membership": None,
             "switchable_memberships": [],
@@ -29,6 +31,7 @@ def console_shell(request):
         module.key: {level: membership.can(module.key, level) for level in module.levels} for module in MODULES
     }
     return {
+        "public_signup": settings.PUBLIC_SIGNUP,
         "nav_items": nav,
         "current_membership": membership,
         "switchable_memberships": others,

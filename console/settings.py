@@ -46,6 +46,10 @@ INSTALLED_APPS = [
     "tokens",
     "usage",
     "billing",
+    # After the console's apps, so that the console's templates for allauth's pages win.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -59,8 +63,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "console.api.JsonBodyMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.middleware.CurrentMembershipMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.CurrentMembershipMiddleware",  # after messages: the two-factor policy leaves one
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "console.db_busy.DatabaseBusyMiddleware",
 ]
@@ -112,9 +117,31 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Sessions are read from the cache (Redis in production) and written through to the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "overview"
-LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in, sign-up, password reset, email verification and two-factor: django-allauth, with the console's
+# lockout, audit and organizations wired in through accounts/adapters.py.
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignUpForm"}
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"  # a new account proves its address before it can sign in
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_PREVENT_ENUMERATION = True  # sign-up and reset answer alike whether an account exists or not
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False  # no mail to addresses without an account
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # password and two-factor changes are mailed to the member
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "Console: "
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")  # never a code by email: proving it is you needs the password or a factor
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Console")
+# WebAuthn needs HTTPS except on localhost; this lets plain-HTTP development and tests on other hosts work.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", default=DEBUG)
 
 # Brute-force protection: this many failures for one account or one IP address within the window
 # refuse further sign-in attempts until the window has passed.
@@ -301,6 +328,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # the two-factor page's QR code is a data: image
         "object-src": [NONE],
         "base-uri": [NONE],
         "form-action": [SELF],

@@ -40,7 +40,7 @@ def admin_sign_in(request):
     target = request.GET.get("next") or reverse("admin:index")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("admin:index")
-    return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
+    return redirect(f"{reverse('account_login')}?{urlencode({'next': target})}")
 
 
 def home(request):

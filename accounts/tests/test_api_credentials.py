@@ -335,7 +335,7 @@ def test_engineer_adds_a_secret_downloads_it_and_never_sees_it_again(live_server
     page.goto(f"{base}/accounts/login/")
     page.get_by_label(re.compile(r"^Email:?$")).fill(acme.users["engineer"].email)
     page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(f"{base}/overview/")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="API credentials").click()

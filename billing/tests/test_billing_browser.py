@@ -52,7 +52,7 @@ def test_finance_reads_the_bills_downloads_an_invoice_and_records_a_payment(live
     page.goto(f"{base}/accounts/login/")
     page.get_by_label(label("Email")).fill(acme.users["finance"].email)
     page.get_by_label(label("Password")).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page).to_have_url(f"{base}/overview/")
 
     # The overview: balance in red, the reserved balance, the standing and the latest invoice.
@@ -145,7 +145,7 @@ def test_a_new_organization_sees_what_to_expect(live_server, acme, new_page, sho
     page.goto(f"{base}/accounts/login/")
     page.get_by_label(label("Email")).fill(acme.users["admin"].email)
     page.get_by_label(label("Password")).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.goto(f"{base}/billing/")
     expect(page.get_by_test_id("available-balance")).to_have_text("USD 0.00")
     expect(page.get_by_role("region", name="Invoices")).to_contain_text("No invoices yet")

@@ -61,6 +61,7 @@ class Command(BaseCommand):
             user, _ = User.objects.get_or_create(email=email, defaults={"name": name})
             user.set_password(DEMO_PASSWORD)
             user.save()
+            User.objects.vouch_for_address(user)  # demo accounts sign in without an emailed link
             users[email] = user
         owner = users["admin@acme.test"]
         organization = Organization.objects.filter(slug="acme").first()

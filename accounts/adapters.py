@@ -1,5 +1,5 @@
-"""The console's hooks into django-allauth, which runs sign-in, sign-up, password reset, email verification
-and two-factor authentication.
+"""The console's hooks into django-allauth, which runs sign-in, sign-up, password reset, email verification,
+two-factor authentication and single sign-on.
 
 What the console adds on top: its lockout (accounts.lockout) guards every door into a session, the
 client address comes from accounts.audit.client_ip (which knows the trusted proxies), sign-up is open
@@ -8,14 +8,16 @@ only with PUBLIC_SIGNUP, and the second factors' secrets are encrypted with the 
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.shortcuts import redirect
 
 from console import crypto
 
-from . import audit
+from . import audit, sso
 from .lockout import LockedOut, refuse_if_locked
 
 
@@ -62,3 +64,39 @@ class MFAAdapter(DefaultMFAAdapter):
         entity = super().get_public_key_credential_rp_entity()
         entity["name"] = "Console"
         return entity
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """Single sign-on: each organization's OpenID Connect provider, with its rules (accounts.sso)."""
+
+    def list_apps(self, request, provider=None, client_id=None):
+        apps = [sso.app_for(config) for config in sso.enabled_configs()]
+        if provider and provider != "openid_connect":
+            apps = [app for app in apps if app.provider_id == provider]
+        if client_id:
+            apps = [app for app in apps if app.client_id == client_id]
+        return apps
+
+    def get_requests_session(self):
+        return sso.guarded_session()
+
+    def pre_social_login(self, request, sociallogin) -> None:
+        sso.admit(request, sociallogin)
+
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        return True  # the organization's own rules decide, in sso.admit
+
+    def is_auto_signup_allowed(self, request, sociallogin) -> bool:
+        return True
+
+    def populate_user(self, request, sociallogin, data):
+        user = super().populate_user(request, sociallogin, data)
+        user.name = (data.get("name") or "")[:150]
+        return user
+
+    def save_user(self, request, sociallogin, form=None):
+        # The account and its membership are made together or not at all.
+        with transaction.atomic():
+            user = super().save_user(request, sociallogin, form)
+            sso.join(sso.config_for_provider_id(sociallogin.account.provider), user, request=request)
+        return user

@@ -43,6 +43,8 @@ ACTIONS: dict[str, str] = {
     "member.role_changed": "Member role changed",
     "member.removed": "Member removed",
     "member.left": "Member left the organization",
+    "member.joined_by_sso": "Member joined through single sign-on",
+    "sso.updated": "Single sign-on settings changed",
 }
 
 

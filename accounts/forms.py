@@ -6,7 +6,7 @@ from django.db import transaction
 from console.forms import Form, ModelForm, TextRules
 
 from . import services
-from .models import Organization, Role, User
+from .models import Organization, Role, SingleSignOn, User
 from .permissions import MODULES
 from .services import can_grant
 
@@ -86,6 +86,12 @@ class OrganizationSettingsForm(ModelForm):
         model = Organization
         fields = ["name", "require_two_factor"]
         labels = {"name": "Organization name"}
+
+
+class SingleSignOnEntryForm(Form):
+    email = forms.EmailField(
+        label="Work email", help_text="We send you to your organization's identity provider to sign in."
+    )
 
 
 class GrantableRoleField(forms.ModelChoiceField):
@@ -173,3 +179,43 @@ class RoleForm(Form):
 
     def levels(self) -> dict[str, str]:
         return {module.key: self.cleaned_data[f"level_{module.key}"] for module in MODULES}
+
+
+class SingleSignOnForm(Form):
+    enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
+    issuer = forms.URLField(
+        label="Issuer URL",
+        max_length=300,
+        help_text="The identity provider's issuer, e.g. https://login.example.com/realms/acme. Its discovery "
+        "document (/.well-known/openid-configuration) is read when you save.",
+    )
+    client_id = forms.CharField(label="Client ID", max_length=255)
+    client_secret = forms.CharField(
+        label="Client secret",
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the stored secret.",
+    )
+    allowed_domains = forms.CharField(
+        label="Allowed email domains",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line, e.g. example.com. Only addresses the provider says it verified are accepted.",
+    )
+    joining = forms.ChoiceField(label="New people", choices=SingleSignOn.Joining.choices, widget=forms.RadioSelect)
+    default_role = GrantableRoleField(
+        queryset=Role.objects.none(),
+        required=False,
+        label="Default role",
+        empty_label="None (new people need an invitation)",
+        help_text="The role people from an allowed domain get when they first sign in without an invitation.",
+    )
+    required = forms.BooleanField(
+        required=False,
+        label="Require single sign-on",
+        help_text="Members must sign in with this provider to open the organization. Admins keep a break-glass "
+        "sign-in with their password and a second factor.",
+    )
+
+    def __init__(self, *args, actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["default_role"].queryset = grantable_roles(actor)

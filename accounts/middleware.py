@@ -1,6 +1,6 @@
 from console.cache import cached
 
-from . import two_factor
+from . import sso, two_factor
 from .models import Membership
 
 SESSION_KEY = "organization_id"
@@ -11,8 +11,11 @@ def current_membership(request) -> Membership | None:
     """The signed-in user's membership in the organization chosen in this session (or their first)."""
     if not request.user.is_authenticated:
         return None
-    chosen = request.session.get(SESSION_KEY)
+    confined = sso.session_organization_id(request)
+    chosen = confined or request.session.get(SESSION_KEY)
     membership = membership_for(request.user.pk, chosen)
+    if confined and membership is not None and membership.organization_id != confined:
+        return None  # a single-sign-on session opens its own organization only
     if membership is not None and membership.organization_id != chosen:
         request.session[SESSION_KEY] = membership.organization_id
     return membership
@@ -42,4 +45,6 @@ class CurrentMembershipMiddleware:
         request.membership = current_membership(request)
         if two_factor.held_back(request):
             return two_factor.send_to_setup(request)
+        if sso.held_back(request):
+            return sso.send_to_provider(request)
         return self.get_response(request)

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from console.append_only import AppendOnlyModel
+from console.crypto import EncryptedTextField
 from console.text import TEXT_MAX, length_at_most
 
 from .permissions import MODULES, MODULES_BY_KEY, full_levels
@@ -325,3 +326,46 @@ class ApiCredential(models.Model):
 
     def __str__(self) -> str:
         return self.customer_id
+
+
+class SingleSignOn(models.Model):
+    """An organization's OpenID Connect identity provider: members sign in with it (accounts/sso.py)."""
+
+    class Joining(models.TextChoices):
+        DEFAULT_ROLE = "default_role", "Anyone from an allowed domain joins with the default role"
+        INVITATION = "invitation", "Only people with an invitation join"
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="single_sign_on")
+    enabled = models.BooleanField(default=True)
+    issuer = models.URLField(
+        "Issuer URL",
+        max_length=300,
+        help_text="The identity provider's issuer, e.g. https://login.example.com; its discovery document is "
+        "read from <issuer>/.well-known/openid-configuration.",
+    )
+    client_id = models.CharField("Client ID", max_length=255)
+    client_secret = EncryptedTextField("Client secret")
+    allowed_domains = models.TextField(
+        help_text="Email domains whose people may sign in with this provider, one per line (example.com)."
+    )
+    joining = models.CharField(max_length=20, choices=Joining.choices, default=Joining.INVITATION)
+    default_role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    required = models.BooleanField(
+        "Require single sign-on",
+        default=False,
+        help_text="Members must sign in with this provider to open the organization. Admins keep a break-glass "
+        "sign-in with their password and a second factor.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Single sign-on of {self.organization}"
+
+    @property
+    def domains(self) -> list[str]:
+        return [line.strip().lower() for line in self.allowed_domains.splitlines() if line.strip()]
+
+    @property
+    def provider_id(self) -> str:
+        """The name allauth knows this provider by (one per organization)."""
+        return f"org-{self.organization_id}"

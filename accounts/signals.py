@@ -12,15 +12,30 @@ from django.dispatch import receiver
 
 from console.cache import bump
 
-from . import audit
+from . import audit, sso
 from .backends import USERS
 from .middleware import ACCESS
-from .models import ApiCredential, Membership, Organization, Role, User
+from .middleware import SESSION_KEY as ORGANIZATION_SESSION_KEY
+from .models import ApiCredential, Membership, Organization, Role, SingleSignOn, User
 
 
 @receiver(user_logged_in)
-def record_login(sender, request, user, **kwargs):
-    audit.record("auth.login", request=request, actor=user, target=user.email)
+def record_login(sender, request, user, sociallogin=None, **kwargs):
+    through = {"through": "single sign-on"} if sociallogin is not None else {}
+    audit.record("auth.login", request=request, actor=user, target=user.email, **through)
+    confine_to_single_sign_on(request, sociallogin)
+
+
+def confine_to_single_sign_on(request, sociallogin) -> None:
+    """A session opened by an organization's single sign-on opens that organization only (accounts.sso)."""
+    if request is None or not hasattr(request, "session"):
+        return
+    config = sso.config_for_provider_id(sociallogin.account.provider) if sociallogin is not None else None
+    if config is None:
+        request.session.pop(sso.SESSION_KEY, None)
+    else:
+        request.session[sso.SESSION_KEY] = config.organization_id
+        request.session[ORGANIZATION_SESSION_KEY] = config.organization_id
 
 
 @receiver(user_logged_out)
@@ -87,5 +102,6 @@ def retire_cached_scopes(sender, **kwargs):
 
 @receiver([post_save, post_delete], sender=User)
 @receiver([post_save, post_delete], sender=Authenticator)  # whether a user has a second factor is cached
+@receiver([post_save, post_delete], sender=SingleSignOn)  # and whether an organization requires its provider
 def retire_cached_users(sender, **kwargs):
     bump(USERS)

@@ -1,20 +1,24 @@
 from django.urls import include, path
 
-from . import api_credential_views, notification_views, views
+from . import api_credential_views, notification_views, sso, views
 
 urlpatterns = [
     # Sign-in, sign-up, passwords, email verification, two-factor and passkeys: django-allauth under
     # /accounts/ (accounts/adapters.py). The profile comes first; the address is the sign-in and is not
     # changed by its owner, so allauth's address book is not offered.
     path("accounts/profile/", views.profile, name="profile"),
-    path("accounts/email/", views.no_address_book),
+    path("accounts/email/", views.not_offered),
     path("accounts/reset/<str:uidb64>/<str:token>/", views.old_reset_link),
+    path("accounts/sso/", views.single_sign_on_entry, name="sso_entry"),
+    path("accounts/sso/<str:provider_id>/callback/", sso.callback_view, name="sso_callback"),
+    path("accounts/oidc/<path:rest>", views.not_offered),  # allauth's own routes skip sso's checks
     path("accounts/", include("allauth.urls")),
     # Organizations
     path("organizations/new/", views.create_organization, name="create_organization"),
     path("organizations/switch/", views.switch_organization, name="switch_organization"),
     path("organizations/leave/", views.leave_organization, name="leave_organization"),
     path("settings/organization/", views.organization_settings, name="organization_settings"),
+    path("settings/organization/sso/", views.single_sign_on_settings, name="single_sign_on_settings"),
     # Members, invitations and roles
     path("members/", views.member_list, name="members"),
     path("members/invitations/", views.invitation_list, name="invitations"),

@@ -11,7 +11,7 @@ from console.changelist import Changelist, Column, Filter
 from console.csv_export import csv_download
 from console.views import confirm, form_data, form_page
 
-from . import audit, services, two_factor
+from . import audit, services, sso, two_factor
 from .access import get_for_member, member_required, restrict
 from .forms import (
     AcceptInvitationForm,
@@ -21,9 +21,11 @@ from .forms import (
     OrganizationSettingsForm,
     ProfileForm,
     RoleForm,
+    SingleSignOnEntryForm,
+    SingleSignOnForm,
 )
 from .middleware import SESSION_KEY
-from .models import Invitation, Membership, Role
+from .models import Invitation, Membership, Role, SingleSignOn
 from .services import RuleViolation
 from .sudo import confirm_identity, confirmation_form
 
@@ -43,8 +45,10 @@ def profile(request):
     return form_page(request, form, title="Profile", submit_label="Save", intro=intro)
 
 
-def no_address_book(request):
-    raise Http404("The email address is the sign-in; an Admin of your organization can invite a new address.")
+def not_offered(request, **kwargs):
+    """allauth pages the console does not offer: the address book (the address is the sign-in and does not
+    change) and allauth's own single-sign-on routes (accounts.sso has the console's, with its checks)."""
+    raise Http404("This page is not offered here.")
 
 
 def old_reset_link(request, uidb64, token):
@@ -129,6 +133,49 @@ def organization_settings(request):
             messages.success(request, "Organization settings saved.")
             return redirect("organization_settings")
     return form_page(request, form, title="Organization settings", submit_label="Save")
+
+
+@member_required("members", "edit")
+@require_http_methods(["GET", "POST"])
+def single_sign_on_settings(request):
+    membership = request.membership
+    config = SingleSignOn.objects.filter(organization=membership.organization).first()
+    initial = {"joining": SingleSignOn.Joining.INVITATION, "enabled": True}
+    if config is not None:
+        initial = {
+            "enabled": config.enabled,
+            "issuer": config.issuer,
+            "client_id": config.client_id,
+            "allowed_domains": config.allowed_domains,
+            "joining": config.joining,
+            "default_role": config.default_role,
+            "required": config.required,
+        }
+    form = SingleSignOnForm(form_data(request), initial=initial, actor=membership)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sso.save_settings(membership, **form.cleaned_data, request=request)
+        except RuleViolation as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Single sign-on settings saved.")
+            return redirect("single_sign_on_settings")
+    callback_url = request.build_absolute_uri(reverse("sso_callback", args=[f"org-{membership.organization_id}"]))
+    context = {"form": form, "config": config, "callback_url": callback_url}
+    return render(request, "accounts/single_sign_on.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def single_sign_on_entry(request):
+    """Sign in with single sign-on: the work address names the organization, whose provider takes over."""
+    form = SingleSignOnEntryForm(form_data(request))
+    if request.method == "POST" and form.is_valid():
+        config = sso.config_for_email(form.cleaned_data["email"])
+        if config is None:
+            form.add_error("email", "No organization signs in with single sign-on for this address's domain.")
+        else:
+            return sso.login_view(request, config.provider_id)
+    return render(request, "accounts/single_sign_on_entry.html", {"form": form})
 
 
 # Members ----------------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
 ]
 
 MIDDLEWARE = [
@@ -135,7 +137,15 @@ ACCOUNT_EMAIL_NOTIFICATIONS = True  # password and two-factor changes are mailed
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Console: "
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
-ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")  # never a code by email: proving it is you needs the password or a factor
+ACCOUNT_REAUTHENTICATION_METHODS = (
+    "password",
+    "mfa",
+)  # never a code by email: proving it is you needs the password or a factor
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"provider_class": "accounts.sso.ConsoleOIDCProvider"}}
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"  # the provider verified the address (accounts.sso checks it said so)
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # accounts.sso decides who an identity is, not allauth
+SOCIALACCOUNT_STORE_TOKENS = False
 MFA_ADAPTER = "accounts.adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True

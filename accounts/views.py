@@ -86,6 +86,14 @@ def switch_organization(request):
     if not organization_id.isdigit():
         raise Http404("No such organization.")
     membership = get_object_or_404(Membership, user=request.user, organization_id=organization_id)
+    confined = sso.session_organization_id(request)
+    if confined and confined != membership.organization_id:
+        messages.error(
+            request,
+            "You signed in with your organization's single sign-on, which opens that organization only. "
+            f"Sign out and sign in with your password to open {membership.organization.name}.",
+        )
+        return redirect("overview")
     request.session[SESSION_KEY] = membership.organization_id
     messages.info(request, f"Switched to {membership.organization.name}.")
     return redirect("overview")

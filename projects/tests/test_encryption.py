@@ -232,3 +232,28 @@ def test_the_rotation_with_a_wrong_key_fails_and_changes_nothing(settings, old_k
         run_rotation()
 
     assert raw_values() == before
+
+
+def test_rotation_moves_two_factor_secrets_to_the_new_key(settings, old_key):
+    """TOTP secrets and recovery-code seeds are encrypted with the same keys (accounts.adapters.MFAAdapter)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    from accounts.models import User
+
+    user = User.objects.create_user("mfa@initech.test", "a-long-password-1")
+    totp = TOTP.activate(user, "JBSWY3DPEHPK3PXP")
+    codes_before = RecoveryCodes.activate(user).get_unused_codes()
+    key = new_key()
+
+    settings.CONSOLE_ENCRYPTION_KEYS = [key, old_key]
+    output = run_rotation()
+    settings.CONSOLE_ENCRYPTION_KEYS = [key]
+
+    assert "mfa.Authenticator: 2 rows re-encrypted" in output
+    stored = Authenticator.objects.get(pk=totp.instance.pk).data["secret"]
+    assert readable_with(key, stored) and not readable_with(old_key, stored)
+    assert Fernet(key.encode()).decrypt(stored.encode()).decode() == "JBSWY3DPEHPK3PXP"
+    recovery = Authenticator.objects.get(user=user, type=Authenticator.Type.RECOVERY_CODES)
+    assert RecoveryCodes(recovery).get_unused_codes() == codes_before

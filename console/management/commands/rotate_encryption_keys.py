@@ -1,7 +1,10 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from console.crypto import encrypted_fields
+from console.crypto import decrypt, encrypt, encrypted_fields
+
+# Secrets inside allauth's two-factor rows (accounts.adapters.MFAAdapter encrypts them with the same keys).
+AUTHENTICATOR_SECRETS = ("secret", "seed")  # TOTP secret, recovery codes' seed
 
 
 class Command(BaseCommand):
@@ -21,6 +24,9 @@ class Command(BaseCommand):
             count = self.rotate_model(model, fields, batch_size)
             total += count
             self.stdout.write(f"{model._meta.label}: {count} rows re-encrypted ({', '.join(fields)})")
+        count = self.rotate_authenticators(batch_size)
+        total += count
+        self.stdout.write(f"mfa.Authenticator: {count} rows re-encrypted (TOTP secrets, recovery code seeds)")
         self.stdout.write(self.style.SUCCESS(f"Done: {total} rows now encrypted with the first key."))
 
     def rotate_model(self, model, fields, batch_size) -> int:
@@ -38,3 +44,31 @@ class Command(BaseCommand):
                 model._base_manager.bulk_update(batch, fields)
             count += len(batch)
             last_pk = batch[-1].pk
+
+    def rotate_authenticators(self, batch_size) -> int:
+        from allauth.mfa.models import Authenticator
+
+        count, last_pk = 0, None
+        while True:
+            with transaction.atomic():
+                rows = Authenticator.objects.select_for_update().order_by("pk")
+                if last_pk is not None:
+                    rows = rows.filter(pk__gt=last_pk)
+                batch = list(rows[:batch_size])
+                if not batch:
+                    return count
+                for authenticator in batch:
+                    authenticator.data = reencrypted(authenticator.data)
+                Authenticator.objects.bulk_update(batch, ["data"])
+            count += len(batch)
+            last_pk = batch[-1].pk
+
+
+def reencrypted(data: dict) -> dict:
+    data = dict(data)
+    for key in AUTHENTICATOR_SECRETS:
+        if key in data:
+            data[key] = encrypt(decrypt(data[key]))
+    if "migrated_codes" in data:
+        data["migrated_codes"] = [encrypt(decrypt(code)) for code in data["migrated_codes"]]
+    return data

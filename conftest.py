@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.db import connection, connections
 
 from accounts.api_credentials import forget_recent_writes
@@ -39,6 +40,7 @@ def _fast_and_isolated_settings(settings, tmp_path):
     settings.API_RATE_LIMIT_PER_SECOND = 0  # tests of the limit turn it on
     settings.API_AUTH_FAILURE_LIMIT = 0  # tests of the lockout turn it on
     forget_recent_writes(pending_too=True)  # API credential use counts kept in this process
+    cache.clear()  # allauth's rate limits (sign-ins per minute from one address) count in the cache
     settings.STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -237,3 +239,23 @@ def shoot():
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return save
+
+
+# Single sign-on: a real OpenID Connect provider --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory) -> Iterator:
+    """A django-oauth-toolkit identity provider in a process of its own (accounts/tests/idp), one per test
+    session: `.issuer`, `.add_user(email, password, name=..., email_verified=...)`, `.add_client(redirect_uri)`
+    -> (client_id, client_secret), `.sign_in_session(email, password)`, `.authorization_redirect(session, url)`,
+    `.server_log()`. Its login page has "Username", "Password" and a "Log in" button."""
+    from importlib.util import find_spec
+
+    if find_spec("oauth2_provider") is None:
+        skip_or_fail("django-oauth-toolkit is not installed (requirements-dev.txt)")
+    from accounts.tests.idp.launch import start_identity_provider
+
+    provider = start_identity_provider(tmp_path_factory.mktemp("oidc-provider"))
+    yield provider
+    provider.stop()

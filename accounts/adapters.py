@@ -7,6 +7,8 @@ only with PUBLIC_SIGNUP, and the second factors' secrets are encrypted with the 
 """
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.stagekit import clear_login
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
@@ -39,16 +41,27 @@ class AccountAdapter(DefaultAccountAdapter):
         refuse_if_locked(request, credentials.get("email", ""))
 
     def pre_login(self, request, user, **kwargs):
-        """Every door ends here (password, passkey, email link): a locked-out account stays locked out."""
+        """Every door starts here (password, passkey, email link, single sign-on): a locked-out account is
+        refused before it is asked for a second factor."""
         try:
             refuse_if_locked(request, user.email)
         except LockedOut as error:
-            from allauth.account.internal.stagekit import clear_login
-
-            clear_login(request)
-            messages.error(request, error.message)
-            return redirect("account_login")
+            return self.refuse_locked_out(request, error)
         return super().pre_login(request, user, **kwargs)
+
+    def login(self, request, user) -> None:
+        """And ends here, also for a sign-in that paused (for a second factor or an emailed link) while the
+        account became locked."""
+        try:
+            refuse_if_locked(request, user.email)
+        except LockedOut as error:
+            raise ImmediateHttpResponse(self.refuse_locked_out(request, error)) from None
+        super().login(request, user)
+
+    def refuse_locked_out(self, request, error: LockedOut):
+        clear_login(request)
+        messages.error(request, error.message)
+        return redirect("account_login")
 
 
 class MFAAdapter(DefaultMFAAdapter):

@@ -1,4 +1,5 @@
 from allauth.account.forms import SignupForm
+from allauth.mfa.webauthn.forms import AddWebAuthnForm
 from django import forms
 from django.contrib.auth import password_validation
 from django.db import transaction
@@ -34,6 +35,17 @@ def password_fields():
         ),
         forms.CharField(label="Confirm password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})),
     )
+
+
+class AddPasskeyForm(TextRules, AddWebAuthnForm):
+    """allauth's form for a passkey or security key, ticked for signing in without a password by default
+    (what people adding a "passkey" expect)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "passwordless" in self.fields:
+            self.fields["passwordless"].initial = True
+            self.fields["passwordless"].label = "Also sign in with this key alone (passkey)"
 
 
 class SignUpForm(TextRules, SignupForm):
@@ -79,6 +91,10 @@ class OrganizationForm(ModelForm):
         model = Organization
         fields = ["name"]
         labels = {"name": "Organization name"}
+
+
+class LeaveOrganizationForm(Form):
+    organization = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class OrganizationSettingsForm(ModelForm):

@@ -241,7 +241,7 @@ def required_for(organization_id: int) -> bool:
 def break_glass(request, membership) -> bool:
     """An Admin who signed in with their password and a second factor may open the organization without its
     provider (the way back in when the provider is down or misconfigured)."""
-    methods = {record.get("method") for record in get_authentication_records(request)}
+    methods = {record.get("method") for record in get_authentication_records(request, request.user)}
     return membership.role.builtin_key == ADMIN and "mfa" in methods
 
 

@@ -1,7 +1,9 @@
 """Re-entering the password before a destructive action ("sudo mode", as on GitHub).
 
 A correct password opens a short window (SUDO_WINDOW) in this session during which further destructive
-actions do not ask again. Wrong passwords count toward the sign-in lockout like failed sign-ins.
+actions do not ask again. Wrong passwords count toward the sign-in lockout like failed sign-ins. The window
+is kept where allauth keeps its re-authentications (the session's authentication records), so confirming
+here or on allauth's page (/accounts/reauthenticate/, asked before two-factor changes) counts for both.
 
 The rule lives on the services, in one place: a service marked `@asks_password` refuses a request from a
 browser session that has not confirmed the password lately, whichever door the request came through (a
@@ -9,9 +11,9 @@ page, the native API or Agora's API). Callers with an API credential, and comman
 asked: they hold no session password to re-enter. Pages read `needs_password` to offer the field.
 """
 
-from datetime import datetime
 from functools import wraps
 
+from allauth.account.internal.flows.login import get_authentication_records, record_authentication
 from django import forms
 from django.conf import settings
 from django.utils import timezone
@@ -23,20 +25,22 @@ from console.views import form_data
 from . import audit
 from .lockout import locked_until
 
-SESSION_KEY = "sudo_until"
-
 
 class PasswordRequired(RuleViolation):
     """A destructive action from a browser session that has not confirmed the password lately."""
 
 
 def sudo_active(request) -> bool:
-    until = request.session.get(SESSION_KEY)
-    return bool(until) and datetime.fromisoformat(until) > timezone.now()
+    """True when this session re-authenticated within SUDO_WINDOW (signing in alone does not count)."""
+    since = (timezone.now() - settings.SUDO_WINDOW).timestamp()
+    return any(
+        record.get("reauthenticated") and record.get("at", 0) > since
+        for record in get_authentication_records(request, request.user)
+    )
 
 
 def grant_sudo(request) -> None:
-    request.session[SESSION_KEY] = (timezone.now() + settings.SUDO_WINDOW).isoformat()
+    record_authentication(request, request.user, method="password", reauthenticated=True)
 
 
 def from_browser_session(request) -> bool:

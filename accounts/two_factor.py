@@ -43,6 +43,13 @@ def open_paths() -> tuple[str, ...]:
         reverse("switch_organization"),
         reverse("create_organization"),
         reverse("leave_organization"),
+        "/invitations/",  # joining another organization
+        reverse("api_schema"),
+        reverse("api_docs"),
+        "/favicon.ico",
+        "/healthz",
+        "/readyz",
+        "/sandbox/",  # the development upstream, not this organization's
         "/static/",
     )
 

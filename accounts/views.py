@@ -16,6 +16,7 @@ from .access import get_for_member, member_required, restrict
 from .forms import (
     AcceptInvitationForm,
     InviteForm,
+    LeaveOrganizationForm,
     MemberRoleForm,
     OrganizationForm,
     OrganizationSettingsForm,
@@ -106,7 +107,13 @@ def leave_organization(request):
     if membership is None:
         return redirect("overview")
     organization = membership.organization
+    # The confirmation names the organization it was shown for: a second post, or one from a tab opened
+    # before switching, must not leave whichever organization the session points to by then.
+    form = LeaveOrganizationForm(form_data(request), initial={"organization": organization.pk})
     if request.method == "POST":
+        if not form.is_valid() or form.cleaned_data["organization"] != organization.pk:
+            messages.error(request, "That confirmation was for another organization; nothing was changed.")
+            return redirect("overview")
         try:
             services.leave_organization(membership, request=request)
         except RuleViolation as error:
@@ -122,6 +129,7 @@ def leave_organization(request):
         consequences=["Your account stays, with your other organizations.", "An Admin can invite you again later."],
         action_label="Leave organization",
         cancel_url=reverse("overview"),
+        form=form,
     )
 
 

@@ -136,11 +136,8 @@ ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False  # no mail to addresses without an accoun
 ACCOUNT_EMAIL_NOTIFICATIONS = True  # password and two-factor changes are mailed to the member
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Console: "
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
-ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
-ACCOUNT_REAUTHENTICATION_METHODS = (
-    "password",
-    "mfa",
-)  # never a code by email: proving it is you needs the password or a factor
+# Proving it is you again takes the password or a second factor, never a code sent by mail.
+ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"provider_class": "accounts.sso.ConsoleOIDCProvider"}}
 SOCIALACCOUNT_EMAIL_VERIFICATION = "none"  # the provider verified the address (accounts.sso checks it said so)
@@ -149,8 +146,10 @@ SOCIALACCOUNT_STORE_TOKENS = False
 MFA_ADAPTER = "accounts.adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_FORMS = {"add_webauthn": "accounts.forms.AddPasskeyForm"}
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Console")
-# WebAuthn needs HTTPS except on localhost; this lets plain-HTTP development and tests on other hosts work.
+# Passkeys need HTTPS, or http://localhost. This relaxes the server's origin check only: browsers still refuse
+# plain HTTP on other hosts, and IP addresses (127.0.0.1) in any case.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", default=DEBUG)
 
 # Brute-force protection: this many failures for one account or one IP address within the window
@@ -165,6 +164,7 @@ INVITATION_VALIDITY = timedelta(days=7)
 PUBLIC_SIGNUP = env.bool("PUBLIC_SIGNUP", default=DEBUG)
 # After re-entering the password, destructive actions do not ask again for this long.
 SUDO_WINDOW = timedelta(minutes=env.int("SUDO_WINDOW_MINUTES", default=10))
+ACCOUNT_REAUTHENTICATION_TIMEOUT = int(SUDO_WINDOW.total_seconds())  # the same window for two-factor changes
 PROJECT_LIMIT = env.int("PROJECT_LIMIT", default=20)
 
 # The longest token the token API may issue (temp tokens from the console are capped at 24 hours).

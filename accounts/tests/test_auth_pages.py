@@ -1,4 +1,7 @@
-"""Accounts and organizations: sign-up, sign-in/out, passwords, the organization switcher and settings."""
+"""Accounts and organizations: sign-up, sign-in/out, passwords, the organization switcher and settings.
+
+The sign-in pages are django-allauth's (accounts/adapters.py): a public sign-up verifies its address by mail
+before it can sign in (accounts/tests/test_email_verification.py follows that link)."""
 
 import re
 
@@ -11,6 +14,10 @@ from accounts.models import AuditEntry, Membership, Organization, User
 from conftest import PASSWORD
 
 NEW_PASSWORD = "a-Brand-new-pass-987"
+LOGIN = "/accounts/login/"
+VERIFICATION_SENT = "/accounts/confirm-email/"
+RESET = "/accounts/password/reset/"
+RESET_LINK = re.compile(r"http://testserver(/accounts/password/reset/key/[^/\s]+/)")
 
 
 def signup_data(**changes):
@@ -29,6 +36,19 @@ def signed_in_user(client):
     return get_user(client)
 
 
+def sign_in(client, email, password):
+    return client.post(LOGIN, {"login": email, "password": password})
+
+
+def mails_to(mailoutbox, address: str) -> list:
+    return [message for message in mailoutbox if message.to == [address]]
+
+
+def without(address: str, content: bytes) -> str:
+    """A page's text with one address blanked out, to compare the pages two addresses got."""
+    return re.sub(re.escape(address), "ADDRESS", content.decode(), flags=re.IGNORECASE)
+
+
 # Sign-up ----------------------------------------------------------------------------------------
 
 
@@ -38,13 +58,13 @@ def test_signup_page_shows_the_form(db):
     assert set(response.context["form"].fields) == {"name", "email", "organization", "password1", "password2"}
 
 
-def test_signup_creates_user_organization_and_admin_membership_and_signs_in(db):
+def test_signup_creates_user_organization_and_admin_membership_then_asks_to_verify(db, mailoutbox):
     client = Client()
 
     response = client.post("/accounts/signup/", signup_data(email="Wile@Example.com"))
 
     assert response.status_code == 302
-    assert response["Location"] == "/overview/"
+    assert response["Location"] == VERIFICATION_SENT
     user = User.objects.get(email="wile@example.com")
     assert user.name == "Wile E. Coyote"
     assert user.check_password(NEW_PASSWORD)
@@ -54,21 +74,41 @@ def test_signup_creates_user_organization_and_admin_membership_and_signs_in(db):
     assert membership.organization == organization
     assert membership.role.builtin_key == "admin"
     assert organization.roles.count() == 5
-    assert signed_in_user(client) == user
-    overview = client.get("/overview/")
-    assert overview.status_code == 200
-    assert overview.context["organization"] == organization
     assert AuditEntry.objects.filter(action="org.created", organization=organization, actor=user).count() == 1
-
-
-def test_signup_with_an_existing_email_is_a_field_error(acme):
-    client = Client()
-    response = client.post("/accounts/signup/", signup_data(email="ADMIN@acme.test"))
-    assert response.status_code == 200
-    assert response.context["form"].errors["email"]
-    assert User.objects.filter(email="admin@acme.test").count() == 1
-    assert not Organization.objects.filter(name="Coyote Labs").exists()
+    # Signed in only once the address is verified: the mail with the link is the next step.
     assert not signed_in_user(client).is_authenticated
+    assert client.get("/overview/")["Location"].startswith(LOGIN)
+    assert [message.to for message in mailoutbox] == [["wile@example.com"]]
+    assert "Verify Your Email Address" in client.get(VERIFICATION_SENT).content.decode()
+
+
+def test_signup_with_an_existing_email_answers_like_a_new_one_and_mails_the_owner(acme, mailoutbox):
+    """Nobody learns from the sign-up page whether an address has an account; its owner hears by mail."""
+    new = Client().post("/accounts/signup/", signup_data(email="New.Person@example.com"), follow=True)
+    client = Client()
+
+    existing = client.post("/accounts/signup/", signup_data(email="Admin@Acme.test", organization="Other"), follow=True)
+
+    assert existing.status_code == new.status_code == 200
+    assert existing.redirect_chain == new.redirect_chain == [(VERIFICATION_SENT, 302)]
+    assert without("admin@acme.test", existing.content) == without("new.person@example.com", new.content)
+    assert "already" not in existing.content.decode().lower()
+    # Nothing was made or changed for the existing address, and nobody is signed in.
+    owner = User.objects.get(email__iexact="admin@acme.test")
+    assert owner.check_password(PASSWORD)
+    assert owner.name == "Acme Admin"
+    assert not Organization.objects.filter(name="Other").exists()
+    assert list(Organization.objects.filter(owner=owner)) == [acme.organization]
+    assert not signed_in_user(client).is_authenticated
+    # The owner is told someone tried, and how to get back in; the new address gets its verification link.
+    assert len(mailoutbox) == 2
+    [to_owner] = mails_to(mailoutbox, "admin@acme.test")
+    assert "already exists" in to_owner.subject.lower()
+    assert "an account using that email address already exists" in to_owner.body
+    assert f"http://testserver{RESET}" in to_owner.body
+    [to_new] = mails_to(mailoutbox, "new.person@example.com")
+    assert "http://testserver/accounts/confirm-email/" in to_new.body
+    assert "already exists" not in to_new.body
 
 
 @pytest.mark.parametrize("password", ["short1", "password123", "1234567890123", "wile@example.com"])
@@ -89,6 +129,26 @@ def test_signup_with_mismatched_passwords_is_a_field_error(db):
     assert not User.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("name", "Wile\nE. Coyote"),
+        ("name", "Wile\x00Coyote"),
+        ("name", "W" * 2 * 1024 * 1024),
+        ("organization", "Coyote\tLabs"),
+        ("organization", "C" * 2 * 1024 * 1024),
+    ],
+    ids=["name-line-break", "name-nul", "name-2MB", "organization-tab", "organization-2MB"],
+)
+def test_signup_text_follows_the_consoles_rules(db, mailoutbox, field, value):
+    response = Client().post("/accounts/signup/", signup_data(**{field: value}))
+    assert response.status_code == 200
+    assert response.context["form"].errors[field]
+    assert not User.objects.exists()
+    assert not Organization.objects.exists()
+    assert mailoutbox == []
+
+
 def test_signup_when_signed_in_goes_to_the_overview(acme, client_for):
     response = client_for(acme.users["admin"]).get("/accounts/signup/")
     assert response.status_code == 302
@@ -98,25 +158,37 @@ def test_signup_when_signed_in_goes_to_the_overview(acme, client_for):
 # Sign-in and sign-out ---------------------------------------------------------------------------------
 
 
-def test_login_page_uses_the_standard_field_names(db):
-    content = Client().get("/accounts/login/").content.decode()
-    assert 'name="username"' in content
+def test_login_page_asks_for_email_and_password(db):
+    response = Client().get(LOGIN)
+    content = response.content.decode()
+    assert 'name="login"' in content
     assert 'name="password"' in content
+    form = response.context["form"]
+    assert (form.fields["login"].label, form.fields["password"].label) == ("Email", "Password")
 
 
 def test_sign_in_with_email_and_password(acme):
     client = Client()
-    response = client.post("/accounts/login/", {"username": "Finance@ACME.test", "password": PASSWORD})
+    response = sign_in(client, "Finance@ACME.test", PASSWORD)
     assert response.status_code == 302
     assert response["Location"] == "/overview/"
     assert signed_in_user(client) == acme.users["finance"]
     assert AuditEntry.objects.filter(action="auth.login", target="finance@acme.test").count() == 1
 
 
+def test_sign_in_with_a_wrong_password_is_refused(acme):
+    client = Client()
+    response = sign_in(client, "finance@acme.test", "not-my-password")
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert not signed_in_user(client).is_authenticated
+    assert AuditEntry.objects.filter(action="auth.login_failed", target="finance@acme.test").count() == 1
+
+
 def test_anonymous_visitors_are_sent_to_sign_in(db):
     response = Client().get("/overview/")
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
+    assert response["Location"].startswith(LOGIN)
 
 
 def test_logout_by_post(acme):
@@ -126,7 +198,7 @@ def test_logout_by_post(acme):
     response = client.post("/accounts/logout/")
 
     assert response.status_code == 302
-    assert response["Location"] == "/accounts/login/"
+    assert response["Location"] == LOGIN
     assert not signed_in_user(client).is_authenticated
     assert client.get("/overview/").status_code == 302
     entry = AuditEntry.objects.get(action="auth.logout")
@@ -134,24 +206,30 @@ def test_logout_by_post(acme):
     assert entry.target == "engineer@acme.test"
 
 
-def test_logout_by_get_is_not_allowed(acme):
+def test_logout_by_get_only_asks_to_confirm(acme):
+    """A link (or an image on another site) cannot sign anyone out: GET shows a button that POSTs."""
     client = Client()
     client.force_login(acme.users["engineer"])
-    assert client.get("/accounts/logout/").status_code == 405
+
+    response = client.get("/accounts/logout/")
+
+    assert response.status_code == 200
+    assert '<form method="post" action="/accounts/logout/"' in response.content.decode()
     assert signed_in_user(client).is_authenticated
+    assert not AuditEntry.objects.filter(action="auth.logout").exists()
 
 
 # Passwords --------------------------------------------------------------------------------------
 
 
-def test_password_change_works_and_is_audited(acme):
+def test_password_change_works_is_audited_and_mailed(acme, mailoutbox):
     client = Client()
     client.force_login(acme.users["engineer"])
     assert client.get("/accounts/password/change/").status_code == 200
 
     response = client.post(
         "/accounts/password/change/",
-        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
     )
 
     assert response.status_code == 302
@@ -161,42 +239,51 @@ def test_password_change_works_and_is_audited(acme):
     entry = AuditEntry.objects.get(action="auth.password_changed")
     assert entry.actor == user
     assert entry.target == "engineer@acme.test"
-    fresh = Client()
-    assert fresh.post("/accounts/login/", {"username": user.email, "password": NEW_PASSWORD}).status_code == 302
+    # The member hears of it by mail, in case it was not them.
+    [notice] = mailoutbox
+    assert notice.to == ["engineer@acme.test"]
+    assert "password changed" in notice.subject.lower()
+    assert "Your password has been changed." in notice.body
+    assert sign_in(Client(), user.email, NEW_PASSWORD)["Location"] == "/overview/"
+    assert sign_in(Client(), user.email, PASSWORD).status_code == 200  # the old one is refused
 
 
-def test_password_change_with_a_wrong_old_password_is_refused(acme):
+def test_password_change_with_a_wrong_old_password_is_refused(acme, mailoutbox):
     client = Client()
     client.force_login(acme.users["engineer"])
     response = client.post(
         "/accounts/password/change/",
-        {"old_password": "not-my-password", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        {"oldpassword": "not-my-password", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
     )
     assert response.status_code == 200
-    assert response.context["form"].errors["old_password"]
+    assert response.context["form"].errors["oldpassword"]
     assert User.objects.get(pk=acme.users["engineer"].pk).check_password(PASSWORD)
     assert not AuditEntry.objects.filter(action="auth.password_changed").exists()
+    assert mailoutbox == []
 
 
 def test_password_reset_mail_link_sets_a_new_password(acme, mailoutbox):
     client = Client()
-    assert client.get("/accounts/password/reset/").status_code == 200
+    assert client.get(RESET).status_code == 200
 
-    response = client.post("/accounts/password/reset/", {"email": "finance@acme.test"})
+    response = client.post(RESET, {"email": "finance@acme.test"})
 
     assert response.status_code == 302
-    assert len(mailoutbox) == 1
-    message = mailoutbox[0]
+    [message] = mailoutbox
     assert message.to == ["finance@acme.test"]
-    match = re.search(r"http://testserver(/accounts/reset/[^/\s]+/[^/\s]+/)", message.body)
+    match = RESET_LINK.search(message.body)
     assert match, message.body
     link = match.group(1)
 
-    form_page = client.get(link, follow=True)
+    # The link trades its key for a session and moves on to a page without it (the key leaks no further).
+    opened = client.get(link)
+    assert opened.status_code == 302
+    set_password_url = opened["Location"]
+    form_page = client.get(set_password_url)
     assert form_page.status_code == 200
-    assert form_page.context["validlink"]
-    set_password_url = form_page.redirect_chain[-1][0]
-    done = client.post(set_password_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert not form_page.context.get("token_fail")
+    assert set(form_page.context["form"].fields) == {"password1", "password2"}
+    done = client.post(set_password_url, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
     assert done.status_code == 302
 
     user = User.objects.get(email="finance@acme.test")
@@ -204,16 +291,42 @@ def test_password_reset_mail_link_sets_a_new_password(acme, mailoutbox):
     entry = AuditEntry.objects.get(action="auth.password_reset")
     assert entry.actor == user
     assert entry.target == "finance@acme.test"
-    assert Client().post("/accounts/login/", {"username": user.email, "password": NEW_PASSWORD}).status_code == 302
+    assert sign_in(Client(), user.email, NEW_PASSWORD)["Location"] == "/overview/"
+    old = Client()
+    assert sign_in(old, user.email, PASSWORD).status_code == 200
+    assert not signed_in_user(old).is_authenticated
     # The link works once.
     again = Client().get(link, follow=True)
-    assert not again.context["validlink"]
+    assert again.context["token_fail"]
+    content = again.content.decode()
+    assert "The password reset link was invalid" in content
+    assert 'name="password1"' not in content
 
 
 def test_password_reset_for_an_unknown_email_sends_nothing_and_reveals_nothing(acme, mailoutbox):
-    response = Client().post("/accounts/password/reset/", {"email": "nobody@example.com"})
-    assert response.status_code == 302
+    unknown = Client().post(RESET, {"email": "nobody@example.com"}, follow=True)
     assert mailoutbox == []
+
+    known = Client().post(RESET, {"email": "finance@acme.test"}, follow=True)
+
+    assert len(mailoutbox) == 1
+    assert unknown.status_code == known.status_code == 200
+    assert unknown.redirect_chain == known.redirect_chain == [("/accounts/password/reset/done/", 302)]
+    assert without("nobody@example.com", unknown.content) == without("finance@acme.test", known.content)
+
+
+def test_an_old_reset_link_leads_to_a_new_reset(db):
+    """Links mailed before the pages moved to allauth no longer work; the page says so and asks again."""
+    response = Client().get("/accounts/reset/abc/def-123/", follow=True)
+    assert response.redirect_chain == [(RESET, 302)]
+    assert "That password reset link has expired. Ask for a new one below." in response.content.decode()
+    assert set(response.context["form"].fields) == {"email"}
+
+
+def test_there_is_no_address_book(acme, client_for):
+    """The address is the sign-in: allauth's page for managing addresses is not offered."""
+    assert Client().get("/accounts/email/").status_code == 404
+    assert client_for(acme.users["engineer"]).get("/accounts/email/").status_code == 404
 
 
 # Organizations ----------------------------------------------------------------------------------

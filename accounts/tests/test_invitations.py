@@ -265,7 +265,7 @@ def test_existing_account_is_asked_to_sign_in_then_joins(acme, globex, admin_cli
     client.post(path, {"name": "X", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
     assert not Membership.objects.filter(user=person, organization=acme.organization).exists()
 
-    signed_in = client.post(f"/accounts/login/?next={path}", {"username": person.email, "password": PASSWORD})
+    signed_in = client.post(f"/accounts/login/?next={path}", {"login": person.email, "password": PASSWORD})
     assert signed_in.status_code == 302
     assert signed_in["Location"] == path
     join_page = client.get(path)

@@ -175,10 +175,11 @@ def test_tokens_are_counted_by_kind_and_door(acme, client_for, scrape):
 def test_refused_sign_ins_are_counted_by_reason(acme, client, scrape, settings, django_capture_on_commit_callbacks):
     settings.LOGIN_FAILURE_LIMIT = 1  # the second attempt is refused without checking the password
     before = scrape()
-    attempt = {"username": "finance@acme.test", "password": "not the password"}
+    attempt = {"login": "finance@acme.test", "password": "not the password"}
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post("/accounts/login/", attempt).status_code == 200
-        assert client.post("/accounts/login/", {**attempt, "password": PASSWORD}).status_code == 200
+        refused = client.post("/accounts/login/", {**attempt, "password": PASSWORD})
+        assert refused.status_code == 200 and "Too many failed sign-in attempts" in refused.content.decode()
     after = scrape()
     assert grew(before, after, "console_login_failures_total", reason="bad_credentials") == 1
     assert grew(before, after, "console_login_failures_total", reason="locked_out") == 1

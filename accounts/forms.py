@@ -1,4 +1,7 @@
 from allauth.account.forms import SignupForm
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.forms import ActivateTOTPForm
+from allauth.mfa.totp.internal.auth import TOTP
 from allauth.mfa.webauthn.forms import AddWebAuthnForm
 from django import forms
 from django.contrib.auth import password_validation
@@ -46,6 +49,17 @@ class AddPasskeyForm(TextRules, AddWebAuthnForm):
         if "passwordless" in self.fields:
             self.fields["passwordless"].initial = True
             self.fields["passwordless"].label = "Also sign in with this key alone (passkey)"
+
+
+class ActivateAuthenticatorAppForm(TextRules, ActivateTOTPForm):
+    """allauth's form for an authenticator app, which spends the code that confirmed the app: otherwise it
+    would also sign in once within its 30 seconds."""
+
+    def clean_code(self) -> str:
+        code = super().clean_code()
+        # allauth's own record of spent codes (a private method; see accounts/tests/test_two_factor.py).
+        TOTP(Authenticator(user_id=self.user.pk, type=Authenticator.Type.TOTP))._mark_code_used(code)
+        return code
 
 
 class SignUpForm(TextRules, SignupForm):

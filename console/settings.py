@@ -146,7 +146,12 @@ SOCIALACCOUNT_STORE_TOKENS = False
 MFA_ADAPTER = "accounts.adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
-MFA_FORMS = {"add_webauthn": "accounts.forms.AddPasskeyForm"}
+MFA_FORMS = {
+    "add_webauthn": "accounts.forms.AddPasskeyForm",
+    "activate_totp": "accounts.forms.ActivateAuthenticatorAppForm",
+}
+MFA_TOTP_TOLERANCE = 1  # one 30-second step either side, as RFC 6238 advises (a used code stays spent)
+MFA_RECOVERY_CODES_SHOW_ONCE = True
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Console")
 # Passkeys need HTTPS, or http://localhost. This relaxes the server's origin check only: browsers still refuse
 # plain HTTP on other hosts, and IP addresses (127.0.0.1) in any case.

@@ -107,9 +107,11 @@ def add_passkey(page, base: str, shoot, prefix: str) -> None:
 
     page.goto(f"{base}/accounts/2fa/")
     shoot(page, f"{prefix}-two-factor")
-    security_keys = page.locator("section.panel").filter(has=page.get_by_role("heading", name="Security Keys"))
-    expect(security_keys).to_contain_text("No security keys have been added.")
-    security_keys.get_by_role("link", name="Add").click()
+    security_keys = page.locator("section.panel").filter(
+        has=page.get_by_role("heading", name="Passkeys and security keys")
+    )
+    expect(security_keys).to_contain_text("None.")
+    security_keys.get_by_role("link", name="Add a passkey or security key").click()
 
     # Adding a factor asks for the password again, even right after signing in with it.
     expect(page.get_by_role("heading", name="Confirm Access")).to_be_visible()
@@ -161,9 +163,11 @@ def test_passkey_added_signs_in_alone_and_as_second_factor_then_removed(
     assert key.wrap().is_passwordless is True
 
     page.goto(f"{base}/accounts/2fa/")
-    security_keys = page.locator("section.panel").filter(has=page.get_by_role("heading", name="Security Keys"))
-    expect(security_keys).to_contain_text("You have added 1 security key.")
-    security_keys.get_by_role("link", name="Manage").click()
+    security_keys = page.locator("section.panel").filter(
+        has=page.get_by_role("heading", name="Passkeys and security keys")
+    )
+    expect(security_keys).to_contain_text("1 added.")
+    security_keys.get_by_role("link", name="Manage keys").click()
     row = page.get_by_role("row").filter(has_text=PASSKEY_NAME)
     expect(row).to_contain_text("Passkey")
     shoot(page, "p02-security-keys")

@@ -214,6 +214,7 @@ class RoleForm(Form):
 class SingleSignOnForm(Form):
     enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
     issuer = forms.URLField(
+        assume_scheme="https",
         label="Issuer URL",
         max_length=300,
         help_text="The identity provider's issuer, e.g. https://login.example.com/realms/acme. Its discovery "

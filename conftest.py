@@ -107,6 +107,19 @@ def client_for(client):
     return sign_in
 
 
+def reauthenticated(client, user, moment=None) -> None:
+    """Record in a test client's session that its user re-entered the password at `moment` (default now),
+    where allauth keeps re-authentications and accounts.sudo reads them: the session is in sudo mode."""
+    from django.utils import timezone
+
+    session = client.session
+    session["account_authentication_methods_user"] = str(user.pk)
+    session["account_authentication_methods"] = [
+        {"method": "password", "at": (moment or timezone.now()).timestamp(), "reauthenticated": True}
+    ]
+    session.save()
+
+
 # Concurrency ------------------------------------------------------------------------------------
 
 

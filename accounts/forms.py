@@ -2,7 +2,7 @@ from allauth.account.forms import SignupForm
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.forms import ActivateTOTPForm
 from allauth.mfa.totp.internal.auth import TOTP
-from allauth.mfa.webauthn.forms import AddWebAuthnForm
+from allauth.mfa.webauthn.forms import AddWebAuthnForm, EditWebAuthnForm
 from django import forms
 from django.contrib.auth import password_validation
 from django.db import transaction
@@ -49,6 +49,10 @@ class AddPasskeyForm(TextRules, AddWebAuthnForm):
         if "passwordless" in self.fields:
             self.fields["passwordless"].initial = True
             self.fields["passwordless"].label = "Also sign in with this key alone (passkey)"
+
+
+class RenamePasskeyForm(TextRules, EditWebAuthnForm):
+    """allauth's form for renaming a key, with the console's text rules."""
 
 
 class ActivateAuthenticatorAppForm(TextRules, ActivateTOTPForm):

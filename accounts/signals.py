@@ -15,27 +15,13 @@ from console.cache import bump
 from . import audit, sso
 from .backends import USERS
 from .middleware import ACCESS
-from .middleware import SESSION_KEY as ORGANIZATION_SESSION_KEY
 from .models import ApiCredential, Membership, Organization, Role, SingleSignOn, User
 
 
 @receiver(user_logged_in)
-def record_login(sender, request, user, sociallogin=None, **kwargs):
-    through = {"through": "single sign-on"} if sociallogin is not None else {}
+def record_login(sender, request, user, **kwargs):
+    through = {"through": "single sign-on"} if sso.session_organization_id(request) else {}
     audit.record("auth.login", request=request, actor=user, target=user.email, **through)
-    confine_to_single_sign_on(request, sociallogin)
-
-
-def confine_to_single_sign_on(request, sociallogin) -> None:
-    """A session opened by an organization's single sign-on opens that organization only (accounts.sso)."""
-    if request is None or not hasattr(request, "session"):
-        return
-    config = sso.config_for_provider_id(sociallogin.account.provider) if sociallogin is not None else None
-    if config is None:
-        request.session.pop(sso.SESSION_KEY, None)
-    else:
-        request.session[sso.SESSION_KEY] = config.organization_id
-        request.session[ORGANIZATION_SESSION_KEY] = config.organization_id
 
 
 @receiver(user_logged_out)

@@ -15,17 +15,19 @@ client secret decrypted only then; nothing is copied into allauth's own tables. 
 
 import functools
 
+import jwt
 import requests
 from allauth.account.internal.flows.login import get_authentication_records
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.internal import jwtkit
 from allauth.socialaccount.models import SocialApp
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from django.contrib import messages
 from django.db import transaction
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -36,12 +38,15 @@ from usage import egress
 
 from . import audit
 from .backends import USERS
+from .lockout import LockedOut, refuse_if_locked
 from .models import Invitation, Membership, SingleSignOn, User
 from .permissions import ADMIN
 from .two_factor import open_paths
 
-SESSION_KEY = "sso_organization_id"  # the organization a single-sign-on session is confined to
 REQUEST_TIMEOUT = 10
+# Asymmetric signatures only: a token "signed" with HS256 and the provider's public key as the secret, or not
+# signed at all, is refused before any key is looked up.
+ID_TOKEN_ALGORITHMS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 
 class SingleSignOnError(RuleViolation):
@@ -67,11 +72,14 @@ def enabled_configs():
     return SingleSignOn.objects.filter(enabled=True).select_related("organization")
 
 
-def config_for_provider_id(provider_id: str) -> SingleSignOn | None:
+def organization_id_of(provider_id: str) -> int | None:
     prefix, _, organization_id = (provider_id or "").partition("-")
-    if prefix != "org" or not organization_id.isdigit():
-        return None
-    return enabled_configs().filter(organization_id=organization_id).first()
+    return int(organization_id) if prefix == "org" and organization_id.isdigit() else None
+
+
+def config_for_provider_id(provider_id: str) -> SingleSignOn | None:
+    organization_id = organization_id_of(provider_id)
+    return None if organization_id is None else enabled_configs().filter(organization_id=organization_id).first()
 
 
 def config_for_email(email: str) -> SingleSignOn | None:
@@ -84,6 +92,12 @@ def config_for_email(email: str) -> SingleSignOn | None:
 
 class VerifyingAdapter(OpenIDConnectOAuth2Adapter):
     def _decode_id_token(self, app, id_token: str) -> dict:
+        try:
+            header = jwt.get_unverified_header(id_token)
+        except jwt.PyJWTError:
+            raise OAuth2Error("The ID token cannot be read.") from None
+        if header.get("alg") not in ID_TOKEN_ALGORITHMS or not header.get("kid"):
+            raise OAuth2Error("The ID token is not signed with one of the provider's keys.")
         return jwtkit.verify_and_decode(
             credential=id_token,
             keys_url=self.openid_config["jwks_uri"],
@@ -104,18 +118,33 @@ class ConsoleOIDCProvider(OpenIDConnectProvider):
 
 
 def login_view(request, provider_id):
+    if config_for_provider_id(provider_id) is None:
+        raise Http404("No such single sign-on.")
     return OAuth2LoginView.adapter_view(VerifyingAdapter(request, provider_id))(request)
 
 
 def callback_view(request, provider_id):
+    if config_for_provider_id(provider_id) is None:
+        raise Http404("No such single sign-on.")
     return OAuth2CallbackView.adapter_view(VerifyingAdapter(request, provider_id))(request)
+
+
+class ProviderAdapter(egress.GuardedAdapter):
+    """The egress guard, its refusal reported as a connection error: allauth's callback turns those into its
+    sign-in error page, and the entry page into a form error."""
+
+    def send(self, request, **kwargs):
+        try:
+            return super().send(request, **kwargs)
+        except egress.EgressRefused as error:
+            raise requests.ConnectionError(str(error)) from None
 
 
 def guarded_session():
     """A requests session for talking to identity providers: public addresses only, with a timeout."""
     session = requests.Session()
-    session.mount("http://", egress.GuardedAdapter())
-    session.mount("https://", egress.GuardedAdapter())
+    session.mount("http://", ProviderAdapter())
+    session.mount("https://", ProviderAdapter())
     session.request = functools.partial(session.request, timeout=REQUEST_TIMEOUT)
     return session
 
@@ -132,8 +161,6 @@ def check_issuer(issuer: str) -> dict:
             response = session.get(url)
         response.raise_for_status()
         document = response.json()
-    except egress.EgressRefused as error:
-        raise SingleSignOnError(str(error)) from None
     except (requests.RequestException, ValueError):
         raise SingleSignOnError(f"No OpenID Connect discovery document could be read at {url}.") from None
     if not isinstance(document, dict) or document.get("issuer", "").rstrip("/") != issuer.rstrip("/"):
@@ -168,6 +195,10 @@ def admit(request, sociallogin) -> None:
     email = verified_email(sociallogin)
     if not email:
         refuse(request, f"{organization.name}'s identity provider did not confirm a verified email address.")
+    try:
+        refuse_if_locked(request, email)  # before anyone is made a member
+    except LockedOut as error:
+        refuse(request, error.message)
     if email.rpartition("@")[2] not in config.domains:
         refuse(
             request, f"{organization.name}'s single sign-on does not accept addresses at {email.rpartition('@')[2]}."
@@ -219,7 +250,15 @@ def join(config: SingleSignOn, user: User, *, request=None) -> Membership:
 
 
 def session_organization_id(request) -> int | None:
-    return request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+    """The organization whose single sign-on opened this session, or None. Read from allauth's record of how
+    the session authenticated, which is written before a second-factor step and kept after it."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not hasattr(request, "session"):
+        return None
+    for record in get_authentication_records(request, user):
+        if record.get("method") == "socialaccount":
+            return organization_id_of(record.get("provider", ""))
+    return None
 
 
 def callback_url_for(request, config: SingleSignOn) -> str:

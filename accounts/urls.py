@@ -1,3 +1,6 @@
+from allauth.mfa.totp import views as totp_views
+from csp.constants import SELF
+from csp.decorators import csp_update
 from django.urls import include, path
 
 from . import api_credential_views, notification_views, sso, views
@@ -12,6 +15,10 @@ urlpatterns = [
     path("accounts/sso/", views.single_sign_on_entry, name="sso_entry"),
     path("accounts/sso/<str:provider_id>/callback/", sso.callback_view, name="sso_callback"),
     path("accounts/oidc/<path:rest>", views.not_offered),  # allauth's own routes skip sso's checks
+    path("accounts/3rdparty/", views.not_offered),  # linking identities by hand would skip them too
+    path("accounts/3rdparty/signup/", views.not_offered),  # accounts.sso decides who may join
+    # The one page whose image is a data: URI (the authenticator app's QR code).
+    path("accounts/2fa/totp/activate/", csp_update({"img-src": [SELF, "data:"]})(totp_views.activate_totp)),
     path("accounts/", include("allauth.urls")),
     # Organizations
     path("organizations/new/", views.create_organization, name="create_organization"),

@@ -1,3 +1,4 @@
+import requests
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -190,7 +191,21 @@ def single_sign_on_entry(request):
         if config is None:
             form.add_error("email", "No organization signs in with single sign-on for this address's domain.")
         else:
-            return sso.login_view(request, config.provider_id)
+            try:
+                response = sso.login_view(request, config.provider_id)
+            except requests.RequestException:
+                form.add_error(
+                    "email",
+                    f"{config.organization.name}'s identity provider cannot be reached now. Try again later, "
+                    "or sign in with your password.",
+                )
+            else:
+                if response.status_code != 302:
+                    return response
+                # On to the provider from a page of ours: a redirect answering this form would fall under the
+                # Content-Security-Policy's form-action, which names this console only.
+                context = {"url": response["Location"], "organization": config.organization}
+                return render(request, "accounts/single_sign_on_continue.html", context)
     return render(request, "accounts/single_sign_on_entry.html", {"form": form})
 
 

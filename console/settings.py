@@ -149,6 +149,7 @@ MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_FORMS = {
     "add_webauthn": "accounts.forms.AddPasskeyForm",
     "activate_totp": "accounts.forms.ActivateAuthenticatorAppForm",
+    "edit_webauthn": "accounts.forms.RenamePasskeyForm",
 }
 MFA_TOTP_TOLERANCE = 1  # one 30-second step either side, as RFC 6238 advises (a used code stays spent)
 MFA_RECOVERY_CODES_SHOW_ONCE = True
@@ -343,7 +344,6 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],  # the two-factor page's QR code is a data: image
         "object-src": [NONE],
         "base-uri": [NONE],
         "form-action": [SELF],

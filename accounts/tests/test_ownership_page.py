@@ -8,7 +8,7 @@ from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from accounts.models import AuditEntry, Membership, Organization, User
-from conftest import PASSWORD
+from conftest import PASSWORD, reauthenticated
 
 
 def html(response) -> str:
@@ -64,19 +64,8 @@ def test_the_owner_hands_over_ownership_with_the_password(acme, second_admin, ow
     assert any("admin2@acme.test now owns Acme" in message for message in messages_of(response))
 
 
-def confirmed_at(client, user, moment) -> None:
-    """Record in the client's session that its user re-entered the password at `moment` (where allauth
-    keeps re-authentications, which accounts.sudo reads)."""
-    session = client.session
-    session["account_authentication_methods_user"] = str(user.pk)
-    session["account_authentication_methods"] = [
-        {"method": "password", "at": moment.timestamp(), "reauthenticated": True}
-    ]
-    session.save()
-
-
 def test_a_session_that_confirmed_lately_is_not_asked_again(acme, second_admin, owner_client, settings):
-    confirmed_at(owner_client, acme.users["admin"], timezone.now() - settings.SUDO_WINDOW + timedelta(minutes=1))
+    reauthenticated(owner_client, acme.users["admin"], timezone.now() - settings.SUDO_WINDOW + timedelta(minutes=1))
 
     page = owner_client.get(make_owner_url(second_admin))
     assert page.status_code == 200 and not asks_password(page)
@@ -91,7 +80,7 @@ def test_a_stale_session_is_asked_for_the_password_and_nothing_changes(
     acme, second_admin, owner_client, password, settings
 ):
     # Confirmed once, but the window has closed since.
-    confirmed_at(owner_client, acme.users["admin"], timezone.now() - settings.SUDO_WINDOW - timedelta(seconds=1))
+    reauthenticated(owner_client, acme.users["admin"], timezone.now() - settings.SUDO_WINDOW - timedelta(seconds=1))
 
     response = owner_client.post(make_owner_url(second_admin), {} if password is None else {"password": password})
 

@@ -7,15 +7,13 @@ follows the secondary's creation). Roles refused a change must leave everything 
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import AuditEntry
 from accounts.services import create_role
-from accounts.sudo import SESSION_KEY as SUDO_SESSION_KEY
+from conftest import reauthenticated
 from console import api_urls
 from console.tests.api_helpers import basic_auth
 from console.tests.test_permission_matrix import (
@@ -140,9 +138,7 @@ def caller(client, who: str, auth: str, acme, globex) -> dict:
     if auth == "credential":
         return basic_auth(org.membership(key))
     client.force_login(org.users[key])
-    session = client.session
-    session[SUDO_SESSION_KEY] = (timezone.now() + timedelta(minutes=10)).isoformat()
-    session.save()
+    reauthenticated(client, org.users[key])
     return {}
 
 

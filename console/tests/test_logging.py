@@ -26,6 +26,8 @@ from django.utils.log import DEFAULT_LOGGING
 from console.log_format import TASK_HEADER, JsonFormatter, keep_django_logging
 from console.request_id import REQUEST_ID
 
+from .test_permission_matrix import EXPECTATIONS, objects, sign_in_recently  # noqa: F401  (the fixture)
+
 ROOT = Path(__file__).resolve().parents[2]
 FAVICON = '<link rel="icon" href="/static/console/favicon.svg" type="image/svg+xml">'
 
@@ -99,7 +101,7 @@ def test_a_refused_page_is_one_line_without_a_traceback(acme, client_for, log):
 
 
 def test_a_refused_form_post_is_one_line_with_the_reason(db, log):
-    response = Client(enforce_csrf_checks=True).post(reverse("login"), {"login": "someone"})
+    response = Client(enforce_csrf_checks=True).post(reverse("account_login"), {"login": "someone"})
     assert response.status_code == 403
     assert_one_access_line(log, response, "POST /accounts/login/ 403 Forbidden (CSRF cookie not set.)")
 
@@ -263,10 +265,24 @@ def test_favicon_ico_answers_with_the_icon(db, client):
     assert b"".join(response.streaming_content) == Path(finders.find("console/favicon.svg")).read_bytes()
 
 
-def test_every_page_links_the_favicon(acme, client_for):
-    public = Client().get(reverse("login"))  # console/base_public.html
-    signed_in = client_for(acme.users["admin"])
-    pages = [public] + [signed_in.get(reverse(name)) for name in ("overview", "projects:list")]  # base.html
-    for page in pages:
-        assert page.status_code == 200
-        assert FAVICON in page.content.decode()
+@pytest.mark.parametrize("who", ["anonymous", "admin", "finance"])
+def test_every_page_links_the_favicon(who, acme, objects, client):  # noqa: F811
+    """Every page, allauth's included, is drawn in one of the console's layouts (console/base_public.html or
+    base.html), which link the icon; signed-in members have just re-authenticated, to reach allauth's pages
+    about second factors. ReDoc's API docs page has /favicon.ico instead."""
+    client.raise_request_exception = False  # a server error is the permission matrix's to report
+    if who != "anonymous":
+        sign_in_recently(client, acme.users[who])
+    pages, missing = 0, []
+    for name in sorted(set(EXPECTATIONS) - {"api_docs"}):
+        url = reverse(name, kwargs=objects.get(name, {}))
+        response = client.get(url)
+        if not response.get("Content-Type", "").startswith("text/html") or not response.content:
+            continue  # a redirect, a 405 or a file
+        if response.status_code >= 500:
+            continue
+        pages += 1
+        if FAVICON not in response.content.decode():
+            missing.append(f"{url} ({response.status_code})")
+    assert pages > 10
+    assert not missing, f"pages without the icon as {who}: {missing}"

@@ -4,21 +4,37 @@ The URL list comes from the resolver, so a new URL without an expectation here f
 `test_every_url_has_an_expectation`. Expectations are written out by hand, not derived from the views.
 """
 
+import hashlib
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
+from allauth.account.utils import user_pk_to_url_str
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from allauth.mfa.webauthn.internal.auth import WebAuthn
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from fido2.cose import ES256
+from fido2.utils import websafe_encode
+from fido2.webauthn import Aaguid, AttestationObject, AttestedCredentialData, AuthenticatorData, CollectedClientData
 
 from accounts.api_credentials import create_credential
-from accounts.models import Invitation, Membership, Notification, hash_token
+from accounts.models import Invitation, Membership, Notification, SingleSignOn, hash_token
 from accounts.services import create_role, invite
 from billing.models import PRICE_FIELDS, PriceBook, Statement, UsageAlert, invoice_number
+from conftest import PASSWORD
 from usage.pulling import create_run
 
 ROLES = ("admin", "finance", "product_operation", "cs_maintenance", "engineer")
 EVERYONE = frozenset(ROLES)
+NOBODY = frozenset()
+HAS_TOTP = frozenset({"finance"})  # an authenticator app and recovery codes (give_factors)
+HAS_SECURITY_KEY = frozenset({"admin"})
 ADMIN_ONLY = frozenset({"admin"})
 PROJECT_VIEWERS = frozenset({"admin", "product_operation", "cs_maintenance", "engineer"})
 PROJECT_EDITORS = frozenset({"admin", "engineer"})
@@ -50,30 +66,88 @@ class Expect:
     object_url: bool = False  # outsiders (another organization's Admin) get 404
     outsider: int | None = None  # overrides the outsider's status
     overrides: dict = field(default_factory=dict)  # role -> status
+    to: str | None = None  # URL name that a signed-in caller's 302 leads to, when it matters
+    anonymous_to: str = "account_login"  # where an anonymous visitor's 302 leads
 
 
 PUBLIC = Expect(anonymous=200, outsider=None)
 
+
+def same_for_everyone(status: int) -> Expect:
+    return Expect(ok=status, denied=status, anonymous=status, outsider=status)
+
+
 EXPECTATIONS: dict[str, Expect] = {
-    "home": Expect(ok=302),
+    "home": Expect(ok=302, to="overview", anonymous_to="overview"),
     "healthz": PUBLIC,
     "readyz": PUBLIC,
     # /metrics answers 404 while METRICS_TOKEN is empty (as here), whoever asks; a session never opens it.
     "metrics": Expect(ok=404, denied=404, anonymous=404, outsider=404),
     "overview": Expect(),
-    # Sign-in and passwords: open to everyone; signed-in users are sent on from login and sign-up.
-    "login": Expect(ok=302, anonymous=200),
-    "signup": Expect(ok=302, anonymous=200),
-    "logout": Expect(ok=405, anonymous=405),  # sign-out is POST only
-    "password_change": Expect(),
+    # Sign-in, sign-up and sign-out (django-allauth): open to everyone; signed-in users are sent on from
+    # sign-in and sign-up. Sign-out asks first (GET shows the confirmation, POST signs out).
+    "account_login": Expect(ok=302, anonymous=200, to="overview"),
+    "account_signup": Expect(ok=302, anonymous=200, to="overview"),
+    "account_logout": Expect(),
+    "account_inactive": PUBLIC,  # allauth's "this account is inactive"; it names no account
+    "account_email_verification_sent": PUBLIC,  # "check your mail", the same for every address
+    "account_confirm_email": PUBLIC,  # a key that names nothing: "this link is not valid"
+    # Sign-in by a mailed code is off: the confirmation page has no code to confirm and sends on.
+    "account_confirm_login_code": Expect(ok=302, to="overview"),
+    # The address is the sign-in: allauth's address book is not offered to anyone.
+    "account_email": Expect(allowed=NOBODY, denied=404, anonymous=404),
+    # Passwords: reset for everyone (a key that names nothing: "this link is not valid"); changing one's own
+    # password for members. Everyone here has a password, so "set a password" leads to changing it.
+    "account_change_password": Expect(),
+    "account_set_password": Expect(ok=302, to="account_change_password"),
+    "account_reset_password": Expect(anonymous=200),
+    "account_reset_password_done": Expect(anonymous=200),
+    "account_reset_password_from_key": Expect(anonymous=200),
+    "account_reset_password_from_key_done": Expect(anonymous=200),
     "profile": Expect(),
-    "password_reset": Expect(anonymous=200),
-    "password_reset_done": Expect(anonymous=200),
-    "password_reset_confirm": Expect(anonymous=200),  # shows "link not valid" for a bad token
-    "password_reset_complete": Expect(anonymous=200),
+    # Re-authentication takes the password or a second factor, never a mailed code (refused for everyone).
+    "account_reauthenticate": Expect(),
+    "account_request_reauthentication_code": Expect(allowed=NOBODY),
+    "account_confirm_reauthentication_code": Expect(allowed=NOBODY),
+    # Two-factor (allauth.mfa). In `objects` below Acme's Finance member has an authenticator app and recovery
+    # codes, Acme's Admin a security key, nobody else a factor. Whatever adds, changes, removes or shows a
+    # factor first asks to re-authenticate (the test client's sign-in is not a recent one); a factor one does
+    # not have is 404.
+    "mfa_index": Expect(),
+    "mfa_authenticate": Expect(ok=302, to="overview"),  # the second step of a sign-in none started
+    "mfa_login_webauthn": Expect(ok=302, to="overview"),  # a passkey sign-in is posted from the sign-in page
+    "mfa_reauthenticate": Expect(allowed=HAS_TOTP, denied=302, to="account_reauthenticate"),
+    "mfa_reauthenticate_webauthn": Expect(
+        allowed=HAS_SECURITY_KEY, denied=302, outsider=302, to="account_reauthenticate"
+    ),
+    "mfa_activate_totp": Expect(ok=302, to="account_reauthenticate"),
+    **dict.fromkeys(
+        ["mfa_deactivate_totp", "mfa_view_recovery_codes", "mfa_download_recovery_codes"],
+        Expect(allowed=HAS_TOTP, ok=302, denied=404, to="account_reauthenticate"),
+    ),
+    "mfa_generate_recovery_codes": Expect(ok=302, to="account_reauthenticate"),
+    "mfa_list_webauthn": Expect(),
+    "mfa_add_webauthn": Expect(ok=302, to="account_reauthenticate"),
+    # Acme's Admin's security key: re-authentication comes first, for anyone (after it, only its owner
+    # reaches it: test_a_security_key_is_its_owners_only).
+    "mfa_edit_webauthn": Expect(ok=302, to="account_reauthenticate"),
+    "mfa_remove_webauthn": Expect(ok=302, to="account_reauthenticate"),
+    # Single sign-on: the console's entry page and callback (accounts.sso), allauth's pages for third-party
+    # sign-ins around them. The callback in `objects` is Globex's provider, with no sign-in under way: allauth's
+    # "sign-in failed" page (401), whoever asks.
+    "sso_entry": PUBLIC,
+    "sso_callback": same_for_everyone(401),
+    "single_sign_on_settings": Expect(allowed=ADMIN_ONLY),
+    # allauth's page for linking third-party sign-ins: its "add" links are allauth's own provider routes, not
+    # offered (above), and its "remove" would unlink an identity behind accounts.sso's back: not offered either.
+    "socialaccount_connections": same_for_everyone(404),
+    "socialaccount_signup": same_for_everyone(404),  # accounts.sso decides who joins: no sign-up form
+    "socialaccount_login_cancelled": PUBLIC,
+    "socialaccount_login_error": same_for_everyone(401),
     # Organizations
     "create_organization": Expect(),
     "switch_organization": Expect(ok=405),
+    "leave_organization": Expect(),  # GET asks to confirm; the owner and the last Admin are refused on POST
     "organization_settings": Expect(allowed=ADMIN_ONLY),
     # Members, invitations and roles
     "members": Expect(allowed=ADMIN_ONLY),
@@ -210,9 +284,10 @@ def test_every_url_has_an_expectation():
 
 
 @pytest.fixture
-def objects(acme):
-    """One object of Acme for each kind of URL argument."""
+def objects(acme, globex):
+    """One object of Acme for each kind of URL argument (Globex's for single sign-on), and Acme's factors."""
     admin = acme.membership("admin")
+    security_key = give_factors(acme)
     custom = create_role(admin, name="Auditors", levels={"audit": "view"})
     invitation = invite(admin, "newcomer@example.test", acme.roles["finance"])
     token = "matrix-token"
@@ -253,8 +328,48 @@ def objects(acme):
         "delete_role": {"pk": custom.pk},
         "accept_invitation": {"token": token},
         **billing_objects(acme),
-        "password_reset_confirm": {"uidb64": "MQ", "token": "not-a-token"},
+        "account_confirm_email": {"key": "not-a-key"},
+        "account_reset_password_from_key": {"uidb36": user_pk_to_url_str(acme.users["finance"]), "key": "not-a-key"},
+        "mfa_edit_webauthn": {"pk": security_key.pk},
+        "mfa_remove_webauthn": {"pk": security_key.pk},
+        "sso_callback": {"provider_id": single_sign_on(globex).provider_id},
     }
+
+
+def give_factors(acme) -> Authenticator:
+    """Acme's Finance member: an authenticator app and recovery codes. Its Admin: a security key (returned)."""
+    TOTP.activate(acme.users["finance"], generate_totp_secret())
+    RecoveryCodes.activate(acme.users["finance"])
+    return WebAuthn.add(acme.users["admin"], "Security key", security_key_credential()).instance
+
+
+def security_key_credential(rp_id: str = "testserver") -> dict:
+    """What a browser posts when a security key registers: a new P-256 key, attestation "none"."""
+    raw_id = os.urandom(16)
+    public_key = ES256.from_cryptography_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+    credential = AttestedCredentialData.create(Aaguid.NONE, raw_id, public_key)
+    flags = AuthenticatorData.FLAG.UP | AuthenticatorData.FLAG.AT
+    authenticator_data = AuthenticatorData.create(hashlib.sha256(rp_id.encode()).digest(), flags, 0, credential)
+    client_data = CollectedClientData.create("webauthn.create", os.urandom(32), f"http://{rp_id}")
+    attestation = AttestationObject.create("none", authenticator_data, {})
+    return {
+        "id": websafe_encode(raw_id),
+        "rawId": websafe_encode(raw_id),
+        "type": "public-key",
+        "response": {"clientDataJSON": websafe_encode(client_data), "attestationObject": websafe_encode(attestation)},
+        "clientExtensionResults": {},
+    }
+
+
+def single_sign_on(org) -> SingleSignOn:
+    """An identity provider for the organization, not required (what accounts.sso.save_settings stores)."""
+    return SingleSignOn.objects.create(
+        organization=org.organization,
+        issuer=f"https://sso.{org.organization.name.lower()}.test",
+        client_id="console",
+        client_secret="not-a-secret",
+        allowed_domains=f"{org.organization.name.lower()}.test",
+    )
 
 
 def billing_objects(acme) -> dict:
@@ -291,6 +406,11 @@ def billing_objects(acme) -> dict:
     }
 
 
+def expected_target(expect: Expect, who: str) -> str | None:
+    """The URL name a 302 should lead to (None: not checked)."""
+    return expect.anonymous_to if who == "anonymous" else expect.to
+
+
 def expected_status(expect: Expect, who: str) -> int:
     if who == "anonymous":
         return expect.anonymous
@@ -307,6 +427,7 @@ def expected_status(expect: Expect, who: str) -> int:
 
 @pytest.mark.parametrize("who", ["anonymous", "outsider", *ROLES])
 def test_get_every_url(who, acme, globex, objects, client):
+    client.raise_request_exception = False  # a server error is one more line of the report below
     if who == "outsider":
         client.force_login(globex.users["admin"])
     elif who != "anonymous":
@@ -314,10 +435,15 @@ def test_get_every_url(who, acme, globex, objects, client):
     failures = []
     for name in sorted(EXPECTATIONS):
         url = reverse(name, kwargs=objects.get(name, {}))
-        status = client.get(url).status_code
+        response = client.get(url)
+        status = response.status_code
         expected = expected_status(EXPECTATIONS[name], who)
+        target = expected_target(EXPECTATIONS[name], who)
         if status != expected:
-            failures.append(f"GET {url} ({name}) as {who}: {status}, expected {expected}")
+            got = f"{status} {response.get('Location', '')}".strip()
+            failures.append(f"GET {url} ({name}) as {who}: {got}, expected {expected}")
+        elif status == 302 and target and urlsplit(response["Location"]).path != reverse(target):
+            failures.append(f"GET {url} ({name}) as {who}: to {response['Location']}, expected {reverse(target)}")
     assert not failures, "\n".join(failures)
 
 
@@ -346,6 +472,34 @@ def test_django_admin_is_for_superusers_only(acme, client):
     acme.users["admin"].is_staff = acme.users["admin"].is_superuser = True
     acme.users["admin"].save()
     assert client.get("/admin/").status_code == 200
+
+
+def reauthenticate(client) -> None:
+    """Enter the password again, as allauth asks before changes to one's factors."""
+    response = client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    assert response.status_code == 302, response.content.decode()[:500]
+
+
+def sign_in_recently(client, user) -> None:
+    """Signed in and just re-authenticated: allauth then opens the pages that add or change a second factor."""
+    client.force_login(user)
+    reauthenticate(client)
+
+
+@pytest.mark.parametrize("who", ["outsider", *ROLES])
+def test_a_security_key_is_its_owners_only(who, acme, globex, objects, client):
+    """Past re-authentication, Acme's Admin reaches their security key; nobody else finds it, nor removes it."""
+    client.force_login(globex.users["admin"] if who == "outsider" else acme.users[who])
+    reauthenticate(client)
+    key = objects["mfa_edit_webauthn"]
+    edit = client.get(reverse("mfa_edit_webauthn", kwargs=key))
+    remove = client.post(reverse("mfa_remove_webauthn", kwargs=key))
+    if who in HAS_SECURITY_KEY:
+        assert (edit.status_code, remove.status_code) == (200, 302)
+        assert not Authenticator.objects.filter(pk=key["pk"]).exists()
+    else:
+        assert (edit.status_code, remove.status_code) == (404, 404)
+        assert Authenticator.objects.filter(pk=key["pk"]).exists()
 
 
 PROJECT_POSTS = {

@@ -2,7 +2,9 @@
 
 import pytest
 from django import forms
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.module_loading import import_string
 
 from accounts.models import Notification
 from accounts.notifications import notify
@@ -32,11 +34,22 @@ def every_form_class() -> list[type]:
 def test_every_form_of_the_console_applies_the_text_rules():
     import_every_module()
     found = every_form_class()
-    assert {"LoginForm", "SignUpForm", "RoleForm", "ProjectCreateForm", "PaymentForm", "BillingProfileForm"} <= {
+    assert {"SignUpForm", "AddPasskeyForm", "RoleForm", "ProjectCreateForm", "PaymentForm", "BillingProfileForm"} <= {
         cls.__name__ for cls in found
     }
     outside = [f"{cls.__module__}.{cls.__qualname__}" for cls in found if not issubclass(cls, TextRules)]
     assert not outside, f"forms not built on console.forms (Form, ModelForm or TextRules): {outside}"
+
+
+@pytest.mark.parametrize("setting", ["ACCOUNT_FORMS", "MFA_FORMS"])
+def test_every_form_the_console_gives_allauth_applies_the_text_rules(setting):
+    """The console's own forms in allauth's place. allauth's others are a library's: what they accept is held
+    to the same rules page by page (console/tests/test_bad_input.py walks every form, allauth's included)."""
+    given = {key: import_string(path) for key, path in getattr(settings, setting, {}).items()}
+    outside = [
+        f"{key}: {cls.__module__}.{cls.__qualname__}" for key, cls in given.items() if not issubclass(cls, TextRules)
+    ]
+    assert not outside, f"{setting} names forms not built on console.forms: {outside}"
 
 
 class Sample(Form):

@@ -389,7 +389,7 @@ def test_roles_without_tokens_generate_get_403(acme, client_for, project, role):
 
 def test_anonymous_is_sent_to_sign_in(client, project):
     response = client.get(temp_url(project))
-    assert response.status_code == 302 and reverse("login") in response["Location"]
+    assert response.status_code == 302 and reverse("account_login") in response["Location"]
 
 
 def test_another_organizations_project_is_404(acme, globex, web):

@@ -2,7 +2,6 @@
 payments and corrections, and the billing details printed on invoices. Views parse and render; the
 ledger (`billing.ledger`) and what payments settle (`billing.settlement`) hold the rules."""
 
-
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render

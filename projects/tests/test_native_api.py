@@ -1,12 +1,10 @@
 """The native API for projects and App Certificates (/api/v1/projects/...), called with an API credential."""
 
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import AuditEntry
-from accounts.sudo import SESSION_KEY as SUDO_SESSION_KEY
+from conftest import reauthenticated
 from console.tests.api_helpers import Api, message
 from projects import services
 from projects.models import Certificate, Project
@@ -270,9 +268,7 @@ def test_a_browser_session_needs_sudo_mode_for_destructive_operations(acme, clie
     response = client.post(certificates_url(project, "swap/"), "{}", content_type="application/json")
     assert response.status_code == 403 and "password" in message(response)
     assert fresh(project).certificates_version == 1
-    session = client.session
-    session[SUDO_SESSION_KEY] = (timezone.now() + timedelta(minutes=5)).isoformat()
-    session.save()
+    reauthenticated(client, acme.users["engineer"])  # the password confirmed in the console a moment ago
     response = client.post(certificates_url(project, "swap/"), "{}", content_type="application/json")
     assert response.status_code == 200
     assert Certificate.objects.get(project=project, slot="secondary").retired_at is not None

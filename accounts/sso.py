@@ -27,7 +27,7 @@ from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnec
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -41,7 +41,7 @@ from .backends import USERS
 from .lockout import LockedOut, refuse_if_locked
 from .models import Invitation, Membership, SingleSignOn, User
 from .permissions import ADMIN
-from .two_factor import open_paths
+from .two_factor import api_refusal, open_paths
 
 REQUEST_TIMEOUT = 10
 # Asymmetric signatures only: a token "signed" with HS256 and the provider's public key as the secret, or not
@@ -302,8 +302,8 @@ def send_to_provider(request):
         f"{organization} requires its single sign-on. Sign out, then choose Sign in with single sign-on; "
         "until then you can switch to another organization or leave this one."
     )
-    if request.path.startswith(("/api/", "/dev/")):
-        return JsonResponse({"message": explanation}, status=403)
+    if refusal := api_refusal(request, explanation):
+        return refusal
     return render(request, "accounts/sso_required.html", {"explanation": explanation}, status=403)
 
 

@@ -71,7 +71,14 @@ def send_to_setup(request):
         f"{organization} requires two-factor authentication. Add an authenticator app or a passkey to go on; "
         "until then you can switch to another organization or leave this one."
     )
-    if request.path.startswith(("/api/", "/dev/")):
-        return JsonResponse({"message": explanation}, status=403)
+    if refusal := api_refusal(request, explanation):
+        return refusal
     messages.warning(request, explanation)
     return redirect("mfa_index")
+
+
+def api_refusal(request, explanation: str) -> JsonResponse | None:
+    """How both APIs answer a session an organization's sign-in policy holds back (pages get a page)."""
+    if request.path.startswith(("/api/", "/dev/")):
+        return JsonResponse({"message": explanation}, status=403)
+    return None

@@ -36,20 +36,6 @@ def _strict_webauthn_origin(settings):
 
 
 @pytest.fixture
-def shoot(tmp_path):
-    """`shoot(page, "01-two-factor")` saves the whole page as <tmp>/screenshots/01-two-factor.png."""
-    folder = tmp_path / "screenshots"
-    folder.mkdir()
-    print(f"\nscreenshots: {folder}")
-
-    def save(page, name: str) -> None:
-        page.wait_for_load_state()
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-    return save
-
-
-@pytest.fixture
 def console_errors():
     """`watch(page)`: the test fails if the page writes an error on the browser console. allauth's WebAuthn
     script reports a refused ceremony only there (the page itself shows nothing), and a script blocked by

@@ -21,20 +21,6 @@ AUTHENTICATE = "/accounts/2fa/authenticate/"
 INCORRECT = "Incorrect code."
 
 
-@pytest.fixture
-def shoot(tmp_path):
-    """`shoot(page, "01-two-factor")` saves the whole page as <tmp>/screenshots/01-two-factor.png."""
-    folder = tmp_path / "screenshots"
-    folder.mkdir()
-    print(f"\nscreenshots: {folder}")
-
-    def save(page, name: str) -> None:
-        page.wait_for_load_state()
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-    return save
-
-
 def user_menu(page, name: str):
     """Open the user menu in the top bar and return it."""
     menu = page.locator("details.user-menu")

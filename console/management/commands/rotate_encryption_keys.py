@@ -30,38 +30,37 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Done: {total} rows now encrypted with the first key."))
 
     def rotate_model(self, model, fields, batch_size) -> int:
-        # Walk primary keys in order so each batch is a short transaction and a rerun starts from scratch
-        # without harm: decrypting accepts every key, encrypting always uses the first.
-        count, last_pk = 0, None
-        while True:
-            with transaction.atomic():
-                rows = model._base_manager.select_for_update().order_by("pk")
-                if last_pk is not None:
-                    rows = rows.filter(pk__gt=last_pk)
-                batch = list(rows[:batch_size])
-                if not batch:
-                    return count
-                model._base_manager.bulk_update(batch, fields)
-            count += len(batch)
-            last_pk = batch[-1].pk
+        # Saving an encrypted field encrypts it again with the first key.
+        return in_batches(model._base_manager, batch_size, lambda batch: model._base_manager.bulk_update(batch, fields))
 
     def rotate_authenticators(self, batch_size) -> int:
         from allauth.mfa.models import Authenticator
 
-        count, last_pk = 0, None
-        while True:
-            with transaction.atomic():
-                rows = Authenticator.objects.select_for_update().order_by("pk")
-                if last_pk is not None:
-                    rows = rows.filter(pk__gt=last_pk)
-                batch = list(rows[:batch_size])
-                if not batch:
-                    return count
-                for authenticator in batch:
-                    authenticator.data = reencrypted(authenticator.data)
-                Authenticator.objects.bulk_update(batch, ["data"])
-            count += len(batch)
-            last_pk = batch[-1].pk
+        def rotate(batch):
+            for authenticator in batch:
+                authenticator.data = reencrypted(authenticator.data)
+            Authenticator.objects.bulk_update(batch, ["data"])
+
+        return in_batches(Authenticator.objects, batch_size, rotate)
+
+
+def in_batches(manager, batch_size: int, rewrite) -> int:
+    """rewrite(batch) over every row, batch by batch; returns the number of rows.
+
+    Walks primary keys in order so each batch is a short transaction and a rerun starts from scratch
+    without harm: decrypting accepts every key, encrypting always uses the first."""
+    count, last_pk = 0, None
+    while True:
+        with transaction.atomic():
+            rows = manager.select_for_update().order_by("pk")
+            if last_pk is not None:
+                rows = rows.filter(pk__gt=last_pk)
+            batch = list(rows[:batch_size])
+            if not batch:
+                return count
+            rewrite(batch)
+        count += len(batch)
+        last_pk = batch[-1].pk
 
 
 def reencrypted(data: dict) -> dict:

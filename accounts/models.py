@@ -224,6 +224,12 @@ class Invitation(models.Model):
     def is_usable(self) -> bool:
         return self.status == self.Status.PENDING and self.expires_at > timezone.now()
 
+    def mark_accepted(self, user) -> None:
+        self.status = self.Status.ACCEPTED
+        self.accepted_at = timezone.now()
+        self.accepted_by = user
+        self.save(update_fields=["status", "accepted_at", "accepted_by"])
+
     @property
     def email_has_account(self) -> bool:
         return User.objects.filter(email=self.email).exists()

@@ -416,10 +416,7 @@ def accept_invitation(token: str, user: User, *, request=None) -> Membership:
     )
     if not created:
         raise RuleViolation(f"You are already a member of {invitation.organization.name}.")
-    invitation.status = Invitation.Status.ACCEPTED
-    invitation.accepted_at = timezone.now()
-    invitation.accepted_by = user
-    invitation.save(update_fields=["status", "accepted_at", "accepted_by"])
+    invitation.mark_accepted(user)
     audit.record(
         "invitation.accepted",
         request=request,

@@ -30,7 +30,6 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 
 from console.cache import cached
 from console.refusals import RuleViolation
@@ -229,10 +228,7 @@ def join(config: SingleSignOn, user: User, *, request=None) -> Membership:
     invitation = pending_invitation(config, user.email)
     if invitation is not None:
         role = invitation.role
-        invitation.status = Invitation.Status.ACCEPTED
-        invitation.accepted_at = timezone.now()
-        invitation.accepted_by = user
-        invitation.save(update_fields=["status", "accepted_at", "accepted_by"])
+        invitation.mark_accepted(user)
     elif config.joining == SingleSignOn.Joining.DEFAULT_ROLE and config.default_role is not None:
         role = config.default_role
     else:

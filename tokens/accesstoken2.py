@@ -7,6 +7,8 @@ Pure Python, no Django. The format (see the project's reference) in short, all i
     token        = "007" + base64(zlib(str(signature) + signing_info))
 
 Expiries (the token's and each privilege's) are seconds after issue_ts; 0 means "no separate limit".
+A service type this module does not know is built as its type and privileges alone and, when parsing, ends
+the readable part of a token (its fields' layout is unknown), as Agora's own parsers do.
 """
 
 from __future__ import annotations
@@ -25,8 +27,17 @@ VERSION = "007"
 LEGACY_VERSION = "006"
 
 # Service types and their privileges.
-RTC, RTM, STREAMING, FPA, CHAT, FCDN, APAAS = 1, 2, 3, 4, 5, 6, 7
-SERVICE_NAMES = {RTC: "rtc", RTM: "rtm", STREAMING: "streaming", FPA: "fpa", CHAT: "chat", FCDN: "fcdn", APAAS: "apaas"}
+RTC, RTM, STREAMING, FPA, CHAT, FCDN, APAAS, RTM2 = 1, 2, 3, 4, 5, 6, 7, 8
+SERVICE_NAMES = {
+    RTC: "rtc",
+    RTM: "rtm",
+    STREAMING: "streaming",
+    FPA: "fpa",
+    CHAT: "chat",
+    FCDN: "fcdn",
+    APAAS: "apaas",
+    RTM2: "rtm2",
+}
 PRIVILEGE_NAMES = {
     RTC: {1: "join_channel", 2: "publish_audio_stream", 3: "publish_video_stream", 4: "publish_data_stream"},
     RTM: {1: "login"},
@@ -35,9 +46,13 @@ PRIVILEGE_NAMES = {
     CHAT: {1: "user", 2: "app"},
     FCDN: {1: "publish", 2: "play"},
     APAAS: {1: "room_user", 2: "user", 3: "app"},
+    RTM2: {1: "login"},
 }
+# RTM2 permissions: resource type -> permission -> resource names ("*" for all).
+RTM2_RESOURCES = {0: "message_channels", 1: "stream_channels", 2: "group_channels", 3: "server_groups", 4: "users"}
+RTM2_PERMISSIONS = {0: "read", 1: "write"}
 JOIN_CHANNEL, PUBLISH_AUDIO, PUBLISH_VIDEO, PUBLISH_DATA = 1, 2, 3, 4
-RTM_LOGIN = FPA_LOGIN = 1
+RTM_LOGIN = FPA_LOGIN = RTM2_LOGIN = 1
 CHAT_USER, CHAT_APP = 1, 2
 APAAS_ROOM_USER, APAAS_USER, APAAS_APP = 1, 2, 3
 
@@ -61,12 +76,13 @@ class Service:
     """One service of a token: its type, its privileges (key -> seconds after issue) and its fields.
 
     Fields by type: RTC and Streaming `channel_name`, `uid`; RTM and Chat `user_id`; FCDN `channel_name`,
-    `account`; APaaS `room_uuid`, `user_uuid`, `role`; FPA none.
+    `account`; APaaS `room_uuid`, `user_uuid`, `role`; RTM2 `user_id`, `permissions` (see rtm2_permissions);
+    FPA and service types this module does not know none.
     """
 
     type: int
     privileges: dict[int, int] = field(default_factory=dict)
-    fields: dict[str, str | int] = field(default_factory=dict)
+    fields: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -74,10 +90,19 @@ class Service:
 
     def as_dict(self) -> dict:
         names = PRIVILEGE_NAMES.get(self.type, {})
+        fields = dict(self.fields)
+        if "permissions" in fields:
+            fields["permissions"] = {
+                RTM2_RESOURCES.get(resource, str(resource)): {
+                    RTM2_PERMISSIONS.get(permission, str(permission)): list(names_)
+                    for permission, names_ in permissions.items()
+                }
+                for resource, permissions in fields["permissions"].items()
+            }
         return {
             "type": self.type,
             "service": self.name,
-            **self.fields,
+            **fields,
             "privileges": {names.get(key, str(key)): value for key, value in sorted(self.privileges.items())},
         }
 
@@ -90,7 +115,43 @@ _FIELDS = {
     CHAT: (("user_id", "str"),),
     FCDN: (("channel_name", "str"), ("account", "str")),
     APAAS: (("room_uuid", "str"), ("user_uuid", "str"), ("role", "i16")),
+    RTM2: (("user_id", "str"), ("permissions", "rtm2")),
 }
+
+
+def _lookup(value, names: dict[int, str], what: str) -> int:
+    """A resource type or permission given by number or by name."""
+    by_name = {name: number for number, name in names.items()}
+    if isinstance(value, int) and not isinstance(value, bool) and value in names:
+        return value
+    if isinstance(value, str) and value in by_name:
+        return by_name[value]
+    raise TokenError(f"Unknown RTM2 {what} {value!r}: use one of {', '.join(names.values())}.")
+
+
+def rtm2_permissions(permissions: dict) -> dict[int, dict[int, tuple[str, ...]]]:
+    """RTM2 permissions in the token's terms, from e.g. {"message_channels": {"read": ["lobby"]}}.
+
+    Resource types and permissions may be names or numbers; empty lists are left out. The order of the
+    names is kept (it is part of the signed bytes); resource types and permissions are packed in
+    ascending order.
+    """
+    if not isinstance(permissions, dict):
+        raise TokenError("RTM2 permissions map resource types to permissions to lists of names.")
+    cleaned: dict[int, dict[int, tuple[str, ...]]] = {}
+    for resource, by_permission in permissions.items():
+        resource_type = _lookup(resource, RTM2_RESOURCES, "resource type")
+        if not isinstance(by_permission, dict):
+            raise TokenError(f"The RTM2 {RTM2_RESOURCES[resource_type]} permissions must map read/write to names.")
+        for permission, names in by_permission.items():
+            key = _lookup(permission, RTM2_PERMISSIONS, "permission")
+            if isinstance(names, str) or not isinstance(names, list | tuple):
+                raise TokenError("RTM2 resource names come as a list.")
+            if len(names) > 0xFFFF or not all(isinstance(name, str) for name in names):
+                raise TokenError("RTM2 resource names are text, at most 65,535 of them per permission.")
+            if names:
+                cleaned.setdefault(resource_type, {})[key] = tuple(names)
+    return {resource: dict(sorted(cleaned[resource].items())) for resource in sorted(cleaned)}
 
 
 def rtc_service(channel_name: str, uid: int | str, privileges: dict[int, int]) -> Service:
@@ -129,16 +190,31 @@ def _str(value: str | bytes) -> bytes:
     return _u16(len(data)) + data
 
 
+def _pack_rtm2_permissions(permissions: dict) -> bytes:
+    cleaned = rtm2_permissions(permissions)
+    parts = [_u16(len(cleaned))]
+    for resource, by_permission in cleaned.items():
+        parts += [_u16(resource), _u16(len(by_permission))]
+        for permission, names in by_permission.items():
+            parts += [_u16(permission), _u16(len(names)), *(_str(name) for name in names)]
+    return b"".join(parts)
+
+
 def _pack_service(service: Service) -> bytes:
-    if service.type not in _FIELDS:
-        raise TokenError(f"Unknown service type {service.type}.")
+    if isinstance(service.type, bool) or not isinstance(service.type, int) or not 0 <= service.type <= 0xFFFF:
+        raise TokenError("A service type is a whole number from 0 to 65,535.")
+    if service.type not in _FIELDS and service.fields:
+        raise TokenError(f"Service type {service.type} is not known here: only its privileges can be packed.")
     try:
         parts = [_u16(service.type), _u16(len(service.privileges))]
         for key in sorted(service.privileges):
             parts.append(_privilege(key, service.privileges[key]))
     except struct.error as error:
         raise TokenError(f"A privilege expiry must be a whole number of seconds between 0 and {MAX_U32}.") from error
-    for name, kind in _FIELDS[service.type]:
+    for name, kind in _FIELDS.get(service.type, ()):
+        if kind == "rtm2":
+            parts.append(_pack_rtm2_permissions(service.fields.get(name, {})))
+            continue
         value = service.fields.get(name, -1 if kind == "i16" else "")
         if kind == "i16":
             try:
@@ -211,9 +287,11 @@ def rtc_privileges(role: int, privilege_expire: int) -> dict[int, int]:
     raise TokenError("The role must be 1 (publisher) or 2 (subscriber).")
 
 
-def build_rtc(app_id, app_certificate, channel_name, uid, role, token_expire, privilege_expire=None, **when):
-    """RTC token for a uid (int) or a user account (str). Privileges expire with the token by default."""
-    privilege_expire = token_expire if privilege_expire is None else privilege_expire
+def build_rtc(app_id, app_certificate, channel_name, uid, role, token_expire, privilege_expire=0, **when):
+    """RTC token for a uid (int) or a user account (str).
+
+    The privileges have no separate limit by default (0, as Agora's builders): the token's expiry governs.
+    """
     service = rtc_service(channel_name, uid, rtc_privileges(role, privilege_expire))
     return build(app_id, app_certificate, [service], token_expire, **when)
 
@@ -246,13 +324,16 @@ def build_rtc_rtm(
     account,
     role,
     token_expire,
-    privilege_expire=None,
+    privilege_expire=0,
     rtm_user_id=None,
     rtm_expire=None,
     **when,
 ):
-    """RTC for (channel, account, role) plus RTM login for the account (or a separate RTM user id)."""
-    privilege_expire = token_expire if privilege_expire is None else privilege_expire
+    """RTC for (channel, account, role) plus RTM login for the account (or a separate RTM user id).
+
+    As Agora's `build_token_with_rtm`: the RTC privileges last `privilege_expire` (0: no separate limit),
+    the RTM login `rtm_expire` (default: the token's expiry).
+    """
     rtm_expire = token_expire if rtm_expire is None else rtm_expire
     services = [
         rtc_service(channel_name, account, rtc_privileges(role, privilege_expire)),
@@ -261,8 +342,46 @@ def build_rtc_rtm(
     return build(app_id, app_certificate, services, token_expire, **when)
 
 
+def build_rtc_rtm_with_privileges(
+    app_id,
+    app_certificate,
+    channel_name,
+    account,
+    role,
+    token_expire,
+    join_channel,
+    publish_audio,
+    publish_video,
+    publish_data,
+    rtm_user_id,
+    rtm_expire,
+    **when,
+):
+    """RTC + RTM with an expiry per privilege, as Agora's `build_token_with_rtm2`.
+
+    Join lasts `join_channel`; a publisher also gets the three publish privileges with their own expiries (a
+    subscriber none); RTM login for `rtm_user_id` lasts `rtm_expire`; the token lasts `token_expire`.
+    """
+    privileges = {JOIN_CHANNEL: join_channel}
+    if role == ROLE_PUBLISHER:
+        privileges |= {PUBLISH_AUDIO: publish_audio, PUBLISH_VIDEO: publish_video, PUBLISH_DATA: publish_data}
+    elif role != ROLE_SUBSCRIBER:
+        raise TokenError("The role must be 1 (publisher) or 2 (subscriber).")
+    services = [
+        rtc_service(channel_name, account, privileges),
+        Service(RTM, {RTM_LOGIN: rtm_expire}, {"user_id": rtm_user_id}),
+    ]
+    return build(app_id, app_certificate, services, token_expire, **when)
+
+
 def build_rtm(app_id, app_certificate, user_id, expire, **when):
     return build(app_id, app_certificate, [Service(RTM, {RTM_LOGIN: expire}, {"user_id": user_id})], expire, **when)
+
+
+def build_rtm_with_permissions(app_id, app_certificate, user_id, permissions, expire, **when):
+    """RTM2 (service 8): login for `user_id` plus read/write permissions on resources (see rtm2_permissions)."""
+    service = Service(RTM2, {RTM2_LOGIN: expire}, {"user_id": user_id, "permissions": rtm2_permissions(permissions)})
+    return build(app_id, app_certificate, [service], expire, **when)
 
 
 def build_chat_user(app_id, app_certificate, user_id, expire, **when):
@@ -274,7 +393,8 @@ def build_chat_app(app_id, app_certificate, expire, **when):
 
 
 def build_fpa(app_id, app_certificate, expire, **when):
-    return build(app_id, app_certificate, [Service(FPA, {FPA_LOGIN: expire})], expire, **when)
+    """As Agora's FPA builder: the login privilege has no separate limit (0); the token lasts `expire`."""
+    return build(app_id, app_certificate, [Service(FPA, {FPA_LOGIN: 0})], expire, **when)
 
 
 def build_apaas_room_user(app_id, app_certificate, room_uuid, user_uuid, role, expire, **when):
@@ -307,6 +427,7 @@ class Token:
     signature: bytes
     signing_info: bytes
     version: str = VERSION
+    unknown_service_type: int | None = None  # the first service this module cannot read, if any
 
     @property
     def expires_at(self) -> int:
@@ -333,6 +454,7 @@ class Token:
             "expires_at": self.expires_at,
             "salt": self.salt,
             "services": [service.as_dict() for service in self.services],
+            **({"unknown_service_type": self.unknown_service_type} if self.unknown_service_type is not None else {}),
         }
 
 
@@ -368,6 +490,18 @@ class _Reader:
 
     def privileges(self) -> dict[int, int]:
         return {self.u16(): self.u32() for _ in range(self.u16())}
+
+    def rtm2_permissions(self) -> dict[int, dict[int, tuple[str, ...]]]:
+        permissions: dict[int, dict[int, tuple[str, ...]]] = {}
+        for _ in range(self.u16()):
+            resource = permissions.setdefault(self.u16(), {})
+            for _ in range(self.u16()):
+                permission = self.u16()
+                resource[permission] = tuple(self.str_() for _ in range(self.u16()))
+        return permissions
+
+    def field(self, kind: str):
+        return {"i16": self.i16, "str": self.str_, "rtm2": self.rtm2_permissions}[kind]()
 
     @property
     def done(self) -> bool:
@@ -416,10 +550,12 @@ def parse(token: str) -> Token:
     for _ in range(count):
         service_type = reader.u16()
         if service_type not in _FIELDS:
-            # Its fields' layout is unknown, so nothing after it can be read.
-            raise TokenError(f"The token holds an unknown service type {service_type}.")
+            # Its fields' layout is unknown, so nothing after it can be read; the signature still covers it all.
+            token = Token(app_id, issue_ts, expire, salt, services, signature, signing_info)
+            token.unknown_service_type = service_type
+            return token
         privileges = reader.privileges()
-        fields = {name: (reader.i16() if kind == "i16" else reader.str_()) for name, kind in _FIELDS[service_type]}
+        fields = {name: reader.field(kind) for name, kind in _FIELDS[service_type]}
         services.append(Service(service_type, privileges, fields))
     if not reader.done:
         raise TokenError("The token has unexpected bytes after its last service.")

@@ -20,7 +20,7 @@ from console.api import error
 from projects.facts import token_facts
 
 from .accesstoken2 import TokenError
-from .services import KINDS, build_with_credentials
+from .services import KINDS, RTC_PRIVILEGE_EXPIRES, build_with_credentials
 
 COMMUNITY_DEFAULT_EXPIRY = 3600  # what the community token service assumes without ?expiry=
 
@@ -59,7 +59,28 @@ class TokenView(APIView):
                 "role": serializers.ChoiceField(choices=["publisher", "subscriber"], required=False),
                 "user_id": serializers.CharField(required=False),
                 "expire": serializers.IntegerField(required=False, help_text="Seconds; default 86,400."),
-                "privilege_expire": serializers.IntegerField(required=False),
+                "privilege_expire": serializers.IntegerField(
+                    required=False,
+                    min_value=0,
+                    help_text="Seconds the RTC privileges last; 0 (the default, as Agora's builders): no separate "
+                    "limit, the token's expiry governs.",
+                ),
+                "rtm_user_id": serializers.CharField(required=False, help_text="rtc_rtm: default the account."),
+                **{
+                    name: serializers.IntegerField(
+                        required=False, min_value=0, help_text="rtc_rtm: seconds; default privilege_expire."
+                    )
+                    for name in RTC_PRIVILEGE_EXPIRES
+                },
+                "rtm_expire": serializers.IntegerField(
+                    required=False, min_value=0, help_text="rtc_rtm: seconds the RTM login lasts; default expire."
+                ),
+                "permissions": serializers.DictField(
+                    required=False,
+                    help_text='rtm2: resource type -> read/write -> names, e.g. {"message_channels": '
+                    '{"read": ["lobby"]}}. Resource types: message_channels, stream_channels, group_channels, '
+                    "server_groups, users.",
+                ),
             },
         ),
         responses={
@@ -75,7 +96,28 @@ class TokenView(APIView):
             OpenApiExample(
                 "RTC publisher",
                 value={"type": "rtc", "channel": "demo", "uid": 42, "role": "publisher", "expire": 3600},
-            )
+            ),
+            OpenApiExample(
+                "RTC + RTM, separate expiries",
+                value={
+                    "type": "rtc_rtm",
+                    "channel": "demo",
+                    "account": "alice",
+                    "expire": 3600,
+                    "join_expire": 3600,
+                    "publish_audio_expire": 1800,
+                    "rtm_expire": 600,
+                },
+            ),
+            OpenApiExample(
+                "RTM with permissions",
+                value={
+                    "type": "rtm2",
+                    "user_id": "alice",
+                    "permissions": {"message_channels": {"read": ["lobby"], "write": ["lobby"]}},
+                    "expire": 3600,
+                },
+            ),
         ],
     )
     def post(self, request, project_id):
@@ -101,7 +143,9 @@ class CommunityRtcTokenView(APIView):
     def get(self, request, project_id, channel, role, id_type, user):
         if id_type not in ("uid", "userAccount"):
             return error('The token type must be "uid" or "userAccount".')
-        params = {"channel": channel, "role": role, "expire": _expiry(request)}
+        # The community service gives the privileges the token's expiry (not Agora's default of 0).
+        expiry = _expiry(request)
+        params = {"channel": channel, "role": role, "expire": expiry, "privilege_expire": expiry}
         params["uid" if id_type == "uid" else "account"] = user
         issued, problem = _issue(request, project_id, "rtc", params)
         return problem or Response({"rtcToken": issued.token})

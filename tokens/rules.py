@@ -6,6 +6,7 @@ Each check returns the cleaned value or raises TokenError with a message meant f
 import string
 
 from .accesstoken2 import MAX_U32, TokenError
+from .accesstoken2 import rtm2_permissions as rtm2_cleaned
 
 # Agora's allowed characters for channel names and user accounts.
 NAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + " !#$%&()+-:;<=.>?@[]^_{}|~,")
@@ -81,6 +82,33 @@ def expire(value, maximum: int = DAY, what: str = "The expiry") -> int:
     if not isinstance(value, int) or not 1 <= value <= maximum:
         raise TokenError(f"{what} must be between 1 and {maximum:,} seconds.")
     return value
+
+
+def privilege_expire(value, maximum: int = DAY, what: str = "The privilege expiry") -> int:
+    """Seconds after the issue time, or 0 (Agora's default): no separate limit, the token's expiry governs."""
+    if value in (None, "", 0, "0") and not isinstance(value, bool):
+        return 0
+    return expire(value, maximum, what)
+
+
+def rtm2_permissions(value) -> dict:
+    """RTM2 permissions as JSON gives them, {"message_channels": {"read": ["lobby", "*"]}}, checked.
+
+    Resource names are 1 to 64 bytes of printable ASCII without spaces; "*" stands for all.
+    """
+    cleaned = rtm2_cleaned(value)
+    if not cleaned:
+        raise TokenError("Grant at least one RTM2 permission, e.g. read on the message channel lobby.")
+    for by_permission in cleaned.values():
+        for names in by_permission.values():
+            for name in names:
+                if not 1 <= len(name.encode()) <= MAX_USER_ID_BYTES or not all(
+                    char.isascii() and char.isprintable() and char != " " for char in name
+                ):
+                    raise TokenError(
+                        f"The RTM2 resource name {name[:70]!r} must be 1 to 64 printable ASCII characters, no spaces."
+                    )
+    return cleaned
 
 
 def role(value) -> int:

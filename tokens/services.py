@@ -21,10 +21,13 @@ audit.register_actions({"token.generated": "Temp token generated"})
 KINDS = {
     "rtc": "RTC",
     "rtm": "RTM",
+    "rtm2": "RTM with permissions",
     "rtc_rtm": "RTC + RTM",
     "chat_app": "Chat app token",
     "chat_user": "Chat user token",
 }
+# RTC + RTM: an expiry per privilege (Agora's build_token_with_rtm2); each defaults to privilege_expire.
+RTC_PRIVILEGE_EXPIRES = ("join_expire", "publish_audio_expire", "publish_video_expire", "publish_data_expire")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,35 @@ def _rtc_subject(params: dict) -> tuple[dict, int | str]:
     return subject, who
 
 
+def _rtc_rtm(app_id, certificate, params, expire, privilege_expire, max_expire, when) -> tuple[dict, str]:
+    """RTC for a user account plus RTM login, each RTC privilege and the RTM login with its own expiry."""
+    if params.get("account") in (None, ""):
+        raise at2.TokenError("An RTC + RTM token needs a user account (it is also the RTM user id).")
+    subject, account = _rtc_subject(params)
+    subject["user_id"] = rules.user_id(params.get("rtm_user_id") or account)
+    join, audio, video, data = (
+        rules.privilege_expire(params.get(name, privilege_expire), max_expire, f"The {name.replace('_', ' ')}")
+        for name in RTC_PRIVILEGE_EXPIRES
+    )
+    rtm_expire = rules.privilege_expire(params.get("rtm_expire", expire), max_expire, "The RTM expiry")
+    token = at2.build_rtc_rtm_with_privileges(
+        app_id,
+        certificate,
+        subject["channel"],
+        account,
+        rules.role(subject["role"]),
+        expire,
+        join,
+        audio,
+        video,
+        data,
+        subject["user_id"],
+        rtm_expire,
+        **when,
+    )
+    return subject, token
+
+
 def build_with_credentials(
     app_id: str,
     certificate: str,
@@ -69,11 +101,7 @@ def build_with_credentials(
     if kind not in KINDS:
         raise at2.TokenError(f"Unknown token type {kind!r}: use one of {', '.join(KINDS)}.")
     expire = rules.expire(params.get("expire", min(rules.DAY, max_expire)), max_expire)
-    privilege_expire = params.get("privilege_expire")
-    if privilege_expire not in (None, ""):
-        privilege_expire = rules.expire(privilege_expire, max_expire, "The privilege expiry")
-    else:
-        privilege_expire = None
+    privilege_expire = rules.privilege_expire(params.get("privilege_expire"), max_expire)
     issued = int(datetime.now(UTC).timestamp()) if issue_ts is None else issue_ts
     when = {"issue_ts": issued, "salt": salt}
 
@@ -83,24 +111,14 @@ def build_with_credentials(
             app_id, certificate, subject["channel"], who, rules.role(subject["role"]), expire, privilege_expire, **when
         )
     elif kind == "rtc_rtm":
-        if params.get("account") in (None, ""):
-            raise at2.TokenError("An RTC + RTM token needs a user account (it is also the RTM user id).")
-        subject, account = _rtc_subject(params)
-        subject["user_id"] = rules.user_id(params.get("rtm_user_id") or account)
-        token = at2.build_rtc_rtm(
-            app_id,
-            certificate,
-            subject["channel"],
-            account,
-            rules.role(subject["role"]),
-            expire,
-            privilege_expire,
-            subject["user_id"],
-            **when,
-        )
+        subject, token = _rtc_rtm(app_id, certificate, params, expire, privilege_expire, max_expire, when)
     elif kind == "rtm":
         subject = {"user_id": rules.user_id(params.get("user_id"))}
         token = at2.build_rtm(app_id, certificate, subject["user_id"], expire, **when)
+    elif kind == "rtm2":
+        subject = {"user_id": rules.user_id(params.get("user_id"))}
+        permissions = rules.rtm2_permissions(params.get("permissions"))
+        token = at2.build_rtm_with_permissions(app_id, certificate, subject["user_id"], permissions, expire, **when)
     elif kind == "chat_user":
         subject = {"user_id": rules.user_id(params.get("user_id"))}
         token = at2.build_chat_user(app_id, certificate, subject["user_id"], expire, **when)

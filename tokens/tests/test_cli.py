@@ -43,7 +43,16 @@ VECTOR_CHAT_APP = (
     "007eJxTYNDNaz3snC8huEfHWdz6s98qltq4zqy9fl99Uh0FDvy6F6DAYGlu4OxobJqSamaQbGJiZmKalJSYapFoZGhqYGaYZGzs/kWAIYKJgYGR"
     "AYRZgZgJzGdgAACt8hhr"
 )
-RTC_VECTOR_ARGS = ["--channel", CHANNEL, "--role", "subscriber", "--expire", "600"]
+VECTOR_RTM2 = (
+    "007eJxTYChs/HrfWU/P58rLZ2I2mY/39AYonpmS8e3cn7WcDOo5AkcVGCzNDZwdjU1TUs0Mkk1MzExMk5ISUy0SjQxNDcwMk4yN3b8IMEQwMTAw"
+    "MoAwBxAzgvmcDCWpxSXxpcWpRUAeAwSzMuTkJyVVsjDkpZYXg1TCBSDaGRm0AINtJPg="
+)
+VECTOR_RTC_PRIVILEGE_0 = (
+    "007eJxTYCjvdzbWfdRvW3iNTXtGaMYq8Zvu4vrm1kpuTqeXPfxxS1CBwdLcwNnR2DQl1cwg2cTEzMQ0KSkx1SLRyNDUwMwwydjY/YsAQwQTAwMj"
+    "AwhDIAgoMJinmBsZm5mmJllaGJtYmBpbmqcapxqnWaaYmBkkpaQkcjEYWVgYGZsYGpkbAwC2/CKh"
+)
+# Vectors 1 and 2 give the join privilege the token's 600 s; Agora's default (vector 8) is 0.
+RTC_VECTOR_ARGS = ["--channel", CHANNEL, "--role", "subscriber", "--expire", "600", "--privilege-expire", "600"]
 
 
 def agora_token(*args: str) -> tuple[str, str]:
@@ -96,8 +105,26 @@ def tampered(token: str, offset_from_end: int = 1) -> str:
         (["rtc", "--uid", "0", *RTC_VECTOR_ARGS], VECTOR_RTC_UID_0),
         (["chat-user", "--user-id", "2882341273", "--expire", "600"], VECTOR_CHAT_USER),
         (["chat-app", "--expire", "600"], VECTOR_CHAT_APP),
+        (["rtc", "--uid", "2882341273", *RTC_VECTOR_ARGS[:-2]], VECTOR_RTC_PRIVILEGE_0),
+        (["rtc", "--uid", "2882341273", *RTC_VECTOR_ARGS[:-1], "0"], VECTOR_RTC_PRIVILEGE_0),
+        (
+            [
+                "rtm2",
+                "--user-id",
+                "test_user",
+                "--expire",
+                "600",
+                "--permission",
+                "users:read:*",
+                "--permission",
+                "message_channels:read:lobby,news",
+                "--permission",
+                "message_channels:write:lobby",
+            ],
+            VECTOR_RTM2,
+        ),
     ],
-    ids=["rtc-uid", "rtc-account", "rtc-uid-0", "chat-user", "chat-app"],
+    ids=["rtc-uid", "rtc-account", "rtc-uid-0", "chat-user", "chat-app", "privilege-default-0", "privilege-0", "rtm2"],
 )
 def test_build_reproduces_the_reference_vectors(args, expected):
     out, err = agora_token("build", *args, *CREDENTIALS, *FIXED)
@@ -166,12 +193,42 @@ def test_build_rtm_and_rtc_rtm():
     args = ["rtc-rtm", *CREDENTIALS, "--channel", "demo", "--account", "carol", "--role", "subscriber"]
     both = at2.parse(build(*args, "--expire", "900"))
     assert [(s.name, s.fields, s.privileges) for s in both.services] == [
-        ("rtc", {"channel_name": "demo", "uid": "carol"}, {at2.JOIN_CHANNEL: 900}),
+        ("rtc", {"channel_name": "demo", "uid": "carol"}, {at2.JOIN_CHANNEL: 0}),
         ("rtm", {"user_id": "carol"}, {at2.RTM_LOGIN: 900}),
     ]
     separate = at2.parse(build(*args, "--expire", "900", "--privilege-expire", "60", "--rtm-user-id", "carol-rtm"))
     assert separate.services[0].privileges == {at2.JOIN_CHANNEL: 60}
     assert separate.services[1].fields == {"user_id": "carol-rtm"}
+
+
+def test_build_rtc_rtm_with_an_expiry_per_privilege_matches_agoras_rtm2_builder():
+    args = ["rtc-rtm", *CREDENTIALS, *FIXED, "--channel", "demo", "--account", "rtc-account", "--role", "publisher"]
+    expiries = ["--join-expire", "1", "--publish-audio-expire", "2", "--publish-video-expire", "3"]
+    expiries += ["--publish-data-expire", "4", "--rtm-user-id", "rtm-account", "--rtm-expire", "0"]
+    token = build(*args, "--expire", "900", *expiries)
+    assert token == at2.build_rtc_rtm_with_privileges(
+        APP_ID, CERTIFICATE, "demo", "rtc-account", 1, 900, 1, 2, 3, 4, "rtm-account", 0, issue_ts=1111111, salt=1
+    )
+    # Unnamed privileges take --privilege-expire.
+    partly = at2.parse(build(*args, "--expire", "900", "--privilege-expire", "50", "--publish-video-expire", "7"))
+    assert partly.services[0].privileges == {1: 50, 2: 50, 3: 7, 4: 50}
+
+
+@pytest.mark.parametrize(
+    "permission, message",
+    [
+        ("users", "RESOURCE:read"),
+        ("users:read", "RESOURCE:read"),
+        ("rooms:read:a", "Unknown RTM2 resource type"),
+        ("users:own:a", "Unknown RTM2 permission"),
+        ("users:read:a b", "no spaces"),
+        ("users:read:a,,b", "1 to 64"),
+    ],
+)
+def test_build_rtm2_refuses_bad_permissions(permission, message):
+    failing(
+        "build", "rtm2", *CREDENTIALS, "--user-id", "u", "--expire", "60", "--permission", permission, match=message
+    )
 
 
 def test_issue_time_and_salt_make_output_deterministic_and_expiry_may_exceed_a_day():
@@ -353,7 +410,7 @@ RTC = ["build", "rtc", *CREDENTIALS, "--role", "publisher", "--expire", "60"]
         ([*RTC, "--channel", "c", "--account", "a" * 256], "at most 255 bytes"),
         ([*RTC, "--channel", "c", "--uid", "1", "--account", "a"], "not allowed with argument"),
         ([*RTC, "--channel", "c"], "one of the arguments --uid --account is required"),
-        ([*RTC, "--channel", "c", "--uid", "1", "--privilege-expire", "0"], "privilege expiry must be between 1"),
+        ([*RTC, "--channel", "c", "--uid", "1", "--privilege-expire", "-1"], "privilege expiry must be a number"),
         (["build", "rtc", *CREDENTIALS, "--channel", "c", "--uid", "1", "--role", "admin", "--expire", "60"],
          'role must be "publisher" or "subscriber"'),
         (["build", "chat-app", *CREDENTIALS, "--expire", "0"], "expiry must be between 1 and 4,294,967,295"),

@@ -90,14 +90,14 @@ def test_rtc_by_uid(api, project):
     )
     [rtc] = parsed.services
     assert (rtc.type, rtc.fields) == (at2.RTC, {"channel_name": "demo", "uid": "42"})
-    assert rtc.privileges == {1: 600, 2: 600, 3: 600, 4: 600}
+    assert rtc.privileges == {1: 0, 2: 0, 3: 0, 4: 0}  # Agora's default: no separate limit
 
 
 def test_rtc_defaults_are_uid_0_publisher_and_a_day(api, project):
     parsed = issued(post(api, project.project_id, {"type": "rtc", "channel": "demo"}), project, DAY)
     [rtc] = parsed.services
     assert rtc.fields == {"channel_name": "demo", "uid": ""}
-    assert rtc.privileges == {1: DAY, 2: DAY, 3: DAY, 4: DAY}
+    assert rtc.privileges == {1: 0, 2: 0, 3: 0, 4: 0}
 
 
 def test_rtc_by_account_as_subscriber_with_a_privilege_expiry(api, project):
@@ -121,8 +121,88 @@ def test_rtc_rtm(api, project):
     assert [service.type for service in parsed.services] == [at2.RTC, at2.RTM]
     rtc, rtm = parsed.services
     assert rtc.fields == {"channel_name": "demo", "uid": "alice"}
-    assert rtc.privileges == {1: 900, 2: 900, 3: 900, 4: 900}
+    assert rtc.privileges == {1: 0, 2: 0, 3: 0, 4: 0}
     assert (rtm.fields, rtm.privileges) == ({"user_id": "alice"}, {1: 900})
+
+
+@pytest.mark.parametrize("zero", [0, "0"])
+def test_privilege_expiry_0_is_accepted(api, project, zero):
+    body = {"type": "rtc", "channel": "demo", "uid": 7, "expire": 600, "privilege_expire": zero}
+    assert issued(post(api, project.project_id, body), project, 600).services[0].privileges == {1: 0, 2: 0, 3: 0, 4: 0}
+
+
+def test_rtc_rtm_with_an_expiry_per_privilege_and_for_rtm(api, project):
+    body = {
+        "type": "rtc_rtm",
+        "channel": "demo",
+        "account": "alice",
+        "rtm_user_id": "alice-rtm",
+        "expire": 3600,
+        "join_expire": 3000,
+        "publish_audio_expire": 1200,
+        "publish_video_expire": 600,
+        "publish_data_expire": 0,
+        "rtm_expire": 1800,
+    }
+    parsed = issued(post(api, project.project_id, body), project, 3600)
+    rtc, rtm = parsed.services
+    assert rtc.privileges == {1: 3000, 2: 1200, 3: 600, 4: 0}
+    assert (rtm.fields, rtm.privileges) == ({"user_id": "alice-rtm"}, {1: 1800})
+    # Byte for byte what Agora's build_token_with_rtm2 makes of the same inputs.
+    assert (
+        parsed.signing_info
+        == at2.parse(
+            at2.build_rtc_rtm_with_privileges(
+                project.app_id,
+                primary_value(project),
+                "demo",
+                "alice",
+                1,
+                3600,
+                3000,
+                1200,
+                600,
+                0,
+                "alice-rtm",
+                1800,
+                issue_ts=parsed.issue_ts,
+                salt=parsed.salt,
+            )
+        ).signing_info
+    )
+
+
+def test_rtc_rtm_subscriber_gets_join_only_with_its_expiry(api, project):
+    body = {"type": "rtc_rtm", "channel": "demo", "account": "bob", "role": "subscriber", "join_expire": 60}
+    rtc, rtm = issued(post(api, project.project_id, body), project, DAY).services
+    assert rtc.privileges == {1: 60} and rtm.privileges == {1: DAY}
+
+
+def test_rtm2_with_permissions(api, project):
+    permissions = {"message_channels": {"read": ["lobby", "news"], "write": ["lobby"]}, "users": {"read": ["*"]}}
+    body = {"type": "rtm2", "user_id": "test_user", "permissions": permissions, "expire": 600}
+    [service] = issued(post(api, project.project_id, body), project, 600).services
+    assert service.as_dict()["permissions"] == permissions
+    assert (service.type, service.privileges) == (at2.RTM2, {1: 600})
+
+
+@pytest.mark.parametrize(
+    "permissions, message",
+    [
+        (None, "map resource types"),
+        ({}, "at least one"),
+        ({"channels": {"read": ["a"]}}, "Unknown RTM2 resource type"),
+        ({"users": {"delete": ["a"]}}, "Unknown RTM2 permission"),
+        ({"users": {"read": "lobby"}}, "as a list"),
+        ({"users": {"read": ["two words"]}}, "no spaces"),
+        ({"users": {"read": ["x" * 65]}}, "1 to 64"),
+        ({"users": {"read": [7]}}, "are text"),
+    ],
+)
+def test_rtm2_bad_permissions_are_400(api, project, permissions, message):
+    response = post(api, project.project_id, {"type": "rtm2", "user_id": "u", "permissions": permissions})
+    assert response.status_code == 400
+    assert message in response.json()["message"]
 
 
 def test_rtc_rtm_with_a_separate_rtm_user_id(api, project):
@@ -135,7 +215,7 @@ def test_rtc_rtm_with_a_separate_rtm_user_id(api, project):
 def test_numbers_may_be_json_strings(api, project):
     body = {"type": "rtc", "channel": "demo", "uid": "42", "role": "2", "expire": "60"}
     [rtc] = issued(post(api, project.project_id, body), project, 60).services
-    assert rtc.fields["uid"] == "42" and rtc.privileges == {1: 60}
+    assert rtc.fields["uid"] == "42" and rtc.privileges == {1: 0}
 
 
 def test_rtm(api, project):
@@ -482,7 +562,7 @@ def test_the_schema_lists_the_token_paths(client):
     type_schema = request["properties"]["type"]
     if "$ref" in type_schema:
         type_schema = schema["components"]["schemas"][type_schema["$ref"].rsplit("/", 1)[1]]
-    assert set(type_schema["enum"]) == {"rtc", "rtm", "rtc_rtm", "chat_app", "chat_user"}
+    assert set(type_schema["enum"]) == {"rtc", "rtm", "rtm2", "rtc_rtm", "chat_app", "chat_user"}
     responses = paths["/api/v1/projects/{project_id}/tokens"]["post"]["responses"]
     assert "200" in responses
 

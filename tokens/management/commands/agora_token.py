@@ -1,6 +1,6 @@
 """`manage.py agora_token`: build and inspect AccessToken2 tokens from the command line.
 
-    agora_token build rtc|rtm|chat-app|chat-user|rtc-rtm ...   prints the token alone on one line
+    agora_token build rtc|rtm|rtm2|chat-app|chat-user|rtc-rtm ...   prints the token alone on one line
     agora_token inspect TOKEN [--app-certificate C | --project ID]   prints the parsed token as JSON
 
 Credentials come either from `--app-id` and `--app-certificate` (offline, nothing stored is touched) or
@@ -33,7 +33,13 @@ from tokens import services
 
 MAX_EXPIRE = at2.MAX_U32
 
-BUILD_KINDS = ("rtc", "rtm", "chat-app", "chat-user", "rtc-rtm")
+BUILD_KINDS = ("rtc", "rtm", "rtm2", "chat-app", "chat-user", "rtc-rtm")
+RTC_RTM_EXPIRES = {
+    "join_expire": "join the channel",
+    "publish_audio_expire": "publish audio",
+    "publish_video_expire": "publish video",
+    "publish_data_expire": "publish data streams",
+}
 
 COMMAND_EXAMPLES = """\
 examples:
@@ -64,7 +70,8 @@ Credentials: --app-id and --app-certificate, or --project ID (a stored project's
 certificate; refused when the project is disabled or archived, its organization is suspended or it has no
 enabled primary certificate).
 
-Expiries are seconds after the issue time, 1 to 4,294,967,295. --issue-ts (Unix seconds, default now) and
+Expiries are seconds after the issue time, 1 to 4,294,967,295 (privilege expiries also 0: no separate
+limit). --issue-ts (Unix seconds, default now) and
 --salt (default random 1..99,999,999) make the output reproducible.
 """
 
@@ -72,8 +79,9 @@ KIND_HELP = {
     "rtc": (
         "RTC token for one channel and a uid or a user account.",
         "A publisher may join the channel and publish audio, video and data streams; a subscriber may only "
-        "join. Each privilege lasts --privilege-expire seconds (default: --expire); the token as a whole "
-        "lasts --expire seconds. --uid 0 lets any uid use the token.",
+        "join. Each privilege lasts --privilege-expire seconds (default 0, as Agora's builders: no separate "
+        "limit, the token's expiry governs); the token as a whole lasts --expire seconds. --uid 0 lets any uid "
+        "use the token.",
         [
             "build rtc --app-id APP_ID --app-certificate CERT --channel demo --uid 42 --role publisher --expire 3600",
             "build rtc --project 7sdnf3xRH --channel demo --account alice --role subscriber --expire 600",
@@ -85,6 +93,17 @@ KIND_HELP = {
         "RTM (Signaling) token for a user id.",
         "The user may log in to RTM for --expire seconds.",
         ["build rtm --project 7sdnf3xRH --user-id alice --expire 3600"],
+    ),
+    "rtm2": (
+        "RTM token with permissions (service 8) for a user id.",
+        "The user may log in for --expire seconds and read or write the resources named by --permission "
+        "(repeatable): RESOURCE:PERMISSION:NAME[,NAME...], where RESOURCE is message_channels, "
+        "stream_channels, group_channels, server_groups or users, PERMISSION is read or write, and * names "
+        "every resource of that type.",
+        [
+            "build rtm2 --project 7sdnf3xRH --user-id alice --expire 3600 "
+            "--permission message_channels:read:lobby,news --permission message_channels:write:lobby",
+        ],
     ),
     "chat-app": (
         "Chat app token (for your app server's calls to the Chat REST API).",
@@ -99,11 +118,15 @@ KIND_HELP = {
     "rtc-rtm": (
         "One token for RTC (channel, user account, role) and RTM login.",
         'The RTC part is as for "build rtc" with a user account; the RTM part lets --rtm-user-id (default: '
-        "the account) log in for --expire seconds.",
+        "the account) log in for --rtm-expire seconds (default: --expire). --join-expire, "
+        "--publish-audio-expire, --publish-video-expire and --publish-data-expire give each RTC privilege its "
+        "own expiry (default: --privilege-expire), as Agora's build_token_with_rtm2.",
         [
             "build rtc-rtm --project 7sdnf3xRH --channel demo --account alice --role publisher --expire 3600",
             "build rtc-rtm --project 7sdnf3xRH --channel demo --account alice --role publisher --expire 3600 "
             "--rtm-user-id alice-rtm",
+            "build rtc-rtm --project 7sdnf3xRH --channel demo --account alice --role publisher --expire 3600 "
+            "--publish-video-expire 600 --rtm-expire 1800",
         ],
     ),
 }
@@ -141,10 +164,22 @@ def _number(value: str, what: str, low: int, high: int) -> int:
     return int(text)
 
 
+def _permissions(given: list[str]) -> dict:
+    """--permission RESOURCE:PERMISSION:NAME[,NAME...] options as the RTM2 permissions they add up to."""
+    permissions: dict = {}
+    for text in given:
+        resource, _, rest = text.strip().partition(":")
+        permission, _, names = rest.partition(":")
+        if not (resource and permission and names):
+            raise at2.TokenError(f"--permission {text!r}: write RESOURCE:read|write:NAME[,NAME...].")
+        permissions.setdefault(resource, {}).setdefault(permission, []).extend(names.split(","))
+    return permissions
+
+
 class Command(BaseCommand):
     help = (
-        "Build AccessToken2 (007) tokens for RTC, RTM, RTC + RTM and Chat, or inspect any token (007 or\n"
-        "legacy 006) and verify it with an App Certificate or a stored project's certificates."
+        "Build AccessToken2 (007) tokens for RTC, RTM, RTM with permissions, RTC + RTM and Chat, or inspect any\n"
+        "token (007 or legacy 006) and verify it with an App Certificate or a stored project's certificates."
     )
     requires_system_checks = []  # also works offline, without touching the database (with --app-id)
 
@@ -214,7 +249,7 @@ class Command(BaseCommand):
             token.add_argument(
                 "--role", required=True, metavar="publisher|subscriber", help="Publisher or subscriber (or 1 or 2)."
             )
-        if kind in ("rtm", "chat-user"):
+        if kind in ("rtm", "rtm2", "chat-user"):
             token.add_argument(
                 "--user-id", required=True, metavar="USER", help="User id: 1 to 64 printable ASCII bytes."
             )
@@ -228,11 +263,29 @@ class Command(BaseCommand):
             token.add_argument(
                 "--privilege-expire",
                 metavar="SECONDS",
-                help="Seconds from the issue time until the RTC privileges expire (default: --expire).",
+                help="Seconds from the issue time until the RTC privileges expire; 0 (the default): no separate "
+                "limit, the token's expiry governs.",
             )
         if kind == "rtc-rtm":
             token.add_argument(
                 "--rtm-user-id", metavar="USER", help="RTM user id, if not the account (1 to 64 printable ASCII bytes)."
+            )
+            for name, privilege in RTC_RTM_EXPIRES.items():
+                token.add_argument(
+                    f"--{name.replace('_', '-')}",
+                    metavar="SECONDS",
+                    help=f"Seconds the privilege to {privilege} lasts (default: --privilege-expire; 0 = no limit).",
+                )
+            token.add_argument(
+                "--rtm-expire", metavar="SECONDS", help="Seconds the RTM login lasts (default: --expire; 0 = no limit)."
+            )
+        if kind == "rtm2":
+            token.add_argument(
+                "--permission",
+                action="append",
+                required=True,
+                metavar="RESOURCE:read|write:NAME[,NAME...]",
+                help="A permission (repeatable), e.g. message_channels:read:lobby,news or users:read:*.",
             )
 
         when = parser.add_argument_group("reproducible output")
@@ -282,6 +335,9 @@ class Command(BaseCommand):
             when["salt"] = _number(options["salt"], "The salt", 0, at2.MAX_U32)
         names = ("channel", "uid", "account", "role", "user_id", "expire", "privilege_expire", "rtm_user_id")
         params = {name: options.get(name) for name in names}
+        params |= {name: options[name] for name in (*RTC_RTM_EXPIRES, "rtm_expire") if options.get(name) is not None}
+        if options.get("permission"):
+            params["permissions"] = _permissions(options["permission"])
         if params["role"] is not None:
             params["role"] = params["role"].strip().lower()
         app_id, certificate = self._credentials(options)

@@ -23,7 +23,7 @@ class TokenForm(Form):
 
 
 class RtcTokenForm(TokenForm):
-    field_order = ["channel", "uid", "account", "role", "expire"]
+    field_order = ["channel", "uid", "account", "role", "expire", "privilege_expire"]
     channel = forms.CharField(
         label="Channel name",
         max_length=200,
@@ -44,12 +44,22 @@ class RtcTokenForm(TokenForm):
         widget=forms.RadioSelect,
     )
 
+    privilege_expire = forms.IntegerField(
+        label="Privileges expire after (seconds)",
+        initial=0,
+        required=False,
+        help_text="0 (as Agora's builders): no separate limit, the token's expiry governs. Or 1 to 86,400.",
+    )
+
     def clean_channel(self):
         return _rule(rules.channel_name, self.cleaned_data["channel"])
 
     def clean_uid(self):
         value = self.cleaned_data.get("uid")
         return 0 if value is None else _rule(rules.uid, value)
+
+    def clean_privilege_expire(self):
+        return _rule(rules.privilege_expire, self.cleaned_data.get("privilege_expire"))
 
     def clean_account(self):
         value = self.cleaned_data.get("account", "")

@@ -15,6 +15,7 @@ from projects.services import check_can_issue_tokens
 
 from . import accesstoken2 as at2
 from . import rules
+from .grants import TokenGrant, describe, describe_legacy
 
 audit.register_actions({"token.generated": "Temp token generated"})
 
@@ -38,9 +39,9 @@ class IssuedToken:
     expires_at: datetime
     subject: dict  # what the token is for: channel, uid/account, user id, role (never the token itself)
 
-    def grants(self) -> dict:
-        """The token as parsed back: exactly what it grants."""
-        return at2.parse(self.token).as_dict()
+    def grants(self) -> TokenGrant:
+        """The token as parsed back: exactly what it grants, labelled for a person."""
+        return describe(at2.parse(self.token).as_dict())
 
 
 def _rtc_subject(params: dict) -> tuple[dict, int | str]:
@@ -177,6 +178,14 @@ class Inspection:
     @property
     def is_legacy(self) -> bool:
         return self.version == at2.LEGACY_VERSION
+
+    @property
+    def grant(self) -> TokenGrant | None:
+        return describe(self.details) if self.details and not self.is_legacy else None
+
+    @property
+    def legacy_privileges(self):
+        return describe_legacy(self.details) if self.details and self.is_legacy else []
 
 
 def inspect_token(token: str, projects) -> Inspection:

@@ -144,7 +144,14 @@ def test_the_rtc_form_shows_its_defaults(web, project):
     assert response.status_code == 200
     assert has_form(response)
     defaults = form_defaults(response)
-    assert defaults == {"channel": "", "uid": "0", "account": "", "role": "publisher", "expire": str(DAY)}
+    assert defaults == {
+        "channel": "",
+        "uid": "0",
+        "account": "",
+        "role": "publisher",
+        "expire": str(DAY),
+        "privilege_expire": "0",
+    }
     assert shown_token(response) is None
     for label in ("RTC", "RTM", "Chat"):
         assert f">{label}</a>" in html(response)
@@ -153,7 +160,7 @@ def test_the_rtc_form_shows_its_defaults(web, project):
 def test_an_unknown_tab_falls_back_to_rtc(web, project):
     response = web.get(temp_url(project, "nonsense"))
     assert response.status_code == 200
-    assert set(form_defaults(response)) == {"channel", "uid", "account", "role", "expire"}
+    assert set(form_defaults(response)) == {"channel", "uid", "account", "role", "expire", "privilege_expire"}
 
 
 def test_an_rtc_token_with_the_defaults_grants_any_uid_publishing_for_a_day(acme, web, project):
@@ -172,7 +179,7 @@ def test_an_rtc_token_with_the_defaults_grants_any_uid_publishing_for_a_day(acme
     assert service.fields == {"channel_name": "demo room", "uid": ""}
     assert service.privileges == {1: 0, 2: 0, 3: 0, 4: 0}  # Agora's default: the token's expiry governs
     assert response["Cache-Control"] == "no-store"
-    assert "publish_video_stream" in html(response)  # the page says what it grants
+    assert "Publish video" in html(response) and "publish_video_stream" not in html(response)  # in words
     assert token in html(response).split('data-copy="')[1]  # the copy button carries it
 
 
@@ -454,7 +461,7 @@ def test_a_primary_signed_token_names_the_project_and_the_primary(web, project):
     assert f'href="{reverse("projects:detail", args=[project.project_id])}"' in page
     assert "Valid until" in page and "Expired" not in page
     assert "Version <strong>007</strong>" in page
-    assert "publish_audio_stream" in page and "demo" in page
+    assert "Publish audio" in page and "demo" in page
 
 
 def test_after_a_swap_and_a_disable_the_inspector_says_secondary_then_disabled(acme, web, project):
@@ -570,3 +577,66 @@ def test_an_empty_temp_token_post_shows_what_is_missing(web, project):
 def test_an_empty_inspector_post_shows_what_is_missing(web):
     response = web.post(INSPECT_URL, {})
     assert "token" in response.context["form"].errors
+
+
+# Unknown services, RTM2, privilege 0 and the labels a person reads ---------------------------------------
+
+
+def test_a_token_with_an_unknown_service_shows_the_known_ones_and_says_so(web, project):
+    services = [at2.rtc_service("demo", 42, {1: 600}), at2.Service(999, {1: 600})]
+    token = at2.build(project.app_id, primary_value(project), services, 600)
+    page = html(inspect(web, token))
+    assert "Signed with the primary certificate" in page  # the signature covers the whole token
+    assert "a service type this console does not know (999)" in page
+    assert "Join channel" in page and "<code>demo</code>" in page
+    assert "This token cannot be read" not in page
+
+
+def test_an_rtm2_token_shows_its_permissions(web, project):
+    permissions = {"message_channels": {"read": ["lobby", "news"], "write": ["lobby"]}, "users": {"read": ["*"]}}
+    token = at2.build_rtm_with_permissions(project.app_id, primary_value(project), "test_user", permissions, 600)
+    page = html(inspect(web, token))
+    assert "RTM with permissions" in page and "Signed with the primary certificate" in page
+    assert "Message channels, read: <code>lobby</code>, <code>news</code>" in page
+    assert "Users, read: <code>*</code> (all)" in page
+
+
+def test_privilege_0_is_explained_and_times_are_dates_with_the_time_left(web, project):
+    issue_ts = int(time.time())
+    token = at2.build_rtc(project.app_id, primary_value(project), "demo", 42, 2, 3600, 0, issue_ts=issue_ts)
+    page = html(inspect(web, token)).replace("\xa0", " ")  # Django's timesince keeps "1 hour" together
+    assert "Join channel: no separate limit" in page and "(the token's expiry governs)" in page
+    issued = datetime.fromtimestamp(issue_ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"<dt>Issued</dt><dd>{issued} UTC</dd>" in page
+    assert "in 59 minutes" in page or "in 1 hour" in page
+    assert "(Unix time)" not in page and "Channel_name" not in page and "Uid" not in page
+    assert "<dt>Channel</dt>" in page and "<dt>UID</dt>" in page
+
+
+def test_an_expired_token_says_how_long_ago(web, project):
+    token = rtc_token(project, issue_ts=int(time.time()) - 7200)
+    page = html(inspect(web, token)).replace("\xa0", " ")
+    assert "expired 1 hour" in page and "Expired" in page
+
+
+def test_the_temp_token_page_offers_the_inspector_with_the_token_filled_in(web, project):
+    response = generate(web, project, channel="c1", uid=7)
+    token = shown_token(response)
+    form = re.search(r'<form method="post" action="/tokens/inspect/">(.*?)</form>', html(response), re.S)
+    assert form and f'name="token" value="{token}"' in form.group(1)
+    # Following it inspects that very token (a POST: the token stays out of URLs and access logs).
+    page = html(web.post(INSPECT_URL, {"token": token}))
+    assert "Signed with the primary certificate" in page and "<code>c1</code>" in page
+
+
+@pytest.mark.parametrize("given, granted", [("0", 0), ("", 0), ("600", 600)])
+def test_the_rtc_tab_takes_a_privilege_expiry_0_by_default(web, project, given, granted):
+    token = shown_token(generate(web, project, channel="c1", uid=7, role="subscriber", privilege_expire=given))
+    assert only_service(token).privileges == {1: granted}
+
+
+@pytest.mark.parametrize("given", ["-1", "86401", "1.5"])
+def test_a_bad_privilege_expiry_is_a_field_error(web, project, given):
+    response = generate(web, project, channel="c1", uid=7, privilege_expire=given)
+    assert response.status_code == 200 and shown_token(response) is None
+    assert "privilege_expire" in response.context["form"].errors

@@ -1,18 +1,28 @@
 """Agora's Console RESTful API, at Agora's own paths (reference section 3), so scripts written for
-https://api.agora.io work against this console with only the base URL changed. No trailing slashes:
-Agora's paths have none."""
+https://api.agora.io work against this console with only the base URL changed. Agora's paths have no
+trailing slash; older docs and public scripts add one, so both forms answer. Any other path under /dev/
+is a JSON 404 (also with DEBUG on, where Django would show its HTML page)."""
 
-from django.urls import path
+from django.urls import re_path
 
 from projects import agora_api as projects_api
 from usage import agora_api as usage_api
 
+from . import views
+
+
+def agora_path(route: str, view, name: str):
+    """`route` with or without a trailing slash; reverse() gives Agora's own form, without."""
+    return re_path(rf"^{route}/?$", view, name=name)
+
+
 urlpatterns = [
-    path("v1/projects", projects_api.ProjectsView.as_view(), name="agora_projects"),
-    path("v1/project", projects_api.ProjectView.as_view(), name="agora_project"),
-    path("v1/project_status", projects_api.ProjectStatusView.as_view(), name="agora_project_status"),
-    path("v1/recording_config", projects_api.RecordingConfigView.as_view(), name="agora_recording_config"),
-    path("v1/signkey", projects_api.SignKeyView.as_view(), name="agora_signkey"),
-    path("v1/reset_signkey", projects_api.ResetSignKeyView.as_view(), name="agora_reset_signkey"),
-    path("v3/usage", usage_api.UsageView.as_view(), name="agora_usage"),
+    agora_path("v1/projects", projects_api.ProjectsView.as_view(), "agora_projects"),
+    agora_path("v1/project", projects_api.ProjectView.as_view(), "agora_project"),
+    agora_path("v1/project_status", projects_api.ProjectStatusView.as_view(), "agora_project_status"),
+    agora_path("v1/recording_config", projects_api.RecordingConfigView.as_view(), "agora_recording_config"),
+    agora_path("v1/signkey", projects_api.SignKeyView.as_view(), "agora_signkey"),
+    agora_path("v1/reset_signkey", projects_api.ResetSignKeyView.as_view(), "agora_reset_signkey"),
+    agora_path("v3/usage", usage_api.UsageView.as_view(), "agora_usage"),
+    re_path(r"", views.api_not_found),
 ]

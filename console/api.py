@@ -200,8 +200,16 @@ def is_api_view(view_func) -> bool:
     return isinstance(view_class, type) and issubclass(view_class, APIView)
 
 
+def media_type(request) -> str:
+    return request.content_type.partition(";")[0].strip().lower()
+
+
 def is_json(request) -> bool:
-    return request.content_type.partition(";")[0].strip().lower() == "application/json"
+    return media_type(request) == "application/json"
+
+
+def is_form(request) -> bool:
+    return media_type(request) == "application/x-www-form-urlencoded"
 
 
 class JsonBodyMiddleware:

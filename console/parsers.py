@@ -5,7 +5,8 @@ body is one JSON object. `JsonParser` is the API's parser (REST_FRAMEWORK["DEFAU
 `console.api.JsonBodyMiddleware` checks the body of every API request before its view runs, so that a view that reads
 no body (enable, swap...) refuses a bad one too rather than acting on it. A body that is too large is
 refused before it is read further, one that nests too deep before it is parsed, so neither can cost memory
-or a RecursionError.
+or a RecursionError. `FormParser` reads application/x-www-form-urlencoded bodies (Agora's API as some
+public SDKs call it) under the same size limit.
 """
 
 import json
@@ -13,6 +14,7 @@ import math
 import re
 from itertools import accumulate
 
+from django.http import QueryDict
 from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
@@ -127,3 +129,19 @@ class JsonParser(BaseParser):
             raise PayloadTooLarge(f"The body is larger than {MAX_BYTES:,} bytes.") from None
         except BadJSON as error:
             raise exceptions.ParseError(str(error)) from None
+
+
+class FormParser(BaseParser):
+    """application/x-www-form-urlencoded bodies as a QueryDict: 413 past MAX_BYTES, Django's field limit."""
+
+    media_type = "application/x-www-form-urlencoded"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding") or "utf-8"
+        raw = read_at_most(stream, MAX_BYTES)
+        if len(raw) > MAX_BYTES:
+            raise PayloadTooLarge(f"The body is larger than {MAX_BYTES:,} bytes.")
+        try:
+            return QueryDict(raw, encoding=encoding)
+        except UnicodeDecodeError:
+            raise exceptions.ParseError(f"The form body is not valid {encoding} text.") from None

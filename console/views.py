@@ -160,9 +160,13 @@ def permission_denied(request, exception):
     return defaults.permission_denied(request, exception)
 
 
+def api_not_found(request):
+    return JsonResponse({"message": "No such API endpoint."}, status=404)
+
+
 def page_not_found(request, exception):
     if _is_api(request):
-        return JsonResponse({"message": "No such API endpoint."}, status=404)
+        return api_not_found(request)
     return defaults.page_not_found(request, exception)
 
 

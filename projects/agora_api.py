@@ -15,9 +15,15 @@ Decisions (where Agora's documentation leaves room, or the console keeps rules A
   "view"; otherwise it is "" whatever the project has. Every answer that carries certificate values is a
   reveal, audited as the page's: one `certificate.revealed` entry per answer (cached ones included), naming
   the caller's Customer ID and the projects by ID and fingerprint, never the values. Changes are audited too.
-- POST and DELETE take a JSON object: another Content-Type is 415, JSON that does not parse or is not an
-  object is 400, unknown or missing fields and values of the wrong JSON type are 400 (no coercion: "1" is
-  not 1, 1 is not true).
+- POST and DELETE take a JSON object, or the same fields form-encoded (application/x-www-form-urlencoded, as
+  a public PHP SDK sends them): another Content-Type is 415, JSON that does not parse or is not an object is
+  400, unknown or missing fields and values of the wrong JSON type are 400 (no coercion: "1" is not 1, 1 is
+  not true). A form carries text only, so there booleans are true/false/1/0, the status 0/1 and an empty
+  recording_server clears it; a field given twice is 400.
+- Every path also answers with a trailing slash (/dev/v1/projects/, as older docs and scripts write it), and
+  an unknown path under /dev/ is a JSON 404, never a page.
+- Answers carry X-Request-ID and X-Resource-ID (the project an answer concerns, else the endpoint), the two
+  ids Agora asks callers to quote to support.
 - GET /dev/v1/project?id=&name=: either one suffices; both must match the same project when both are given;
   neither is 400; no match is 404. The name is compared exactly (case-sensitive, as Agora's URLs are).
 - POST /dev/v1/project: `name` 1-255 characters (trimmed), `enable_sign_key` false by default. With
@@ -46,8 +52,9 @@ from rest_framework.views import APIView
 
 from accounts import audit
 from accounts.access import module_permission, restrict, scope_ids
-from console.api import ErrorSerializer, Serializer, is_json
+from console.api import ErrorSerializer, Serializer, is_form, is_json
 from console.cache import cached
+from console.parsers import FormParser, JsonParser
 from console.text import LINE_MAX
 
 from . import services
@@ -75,6 +82,7 @@ class StrictCharField(serializers.CharField):
 
 class StrictBooleanField(serializers.BooleanField):
     default_error_messages = {"invalid": "Must be true or false."}
+    FORM_VALUES = {"true": True, "1": True, "false": False, "0": False}
 
     def to_internal_value(self, data):
         if not isinstance(data, bool):
@@ -84,6 +92,7 @@ class StrictBooleanField(serializers.BooleanField):
 
 class StrictStatusField(serializers.IntegerField):
     default_error_messages = {"invalid": "Must be 0 (disabled) or 1 (enabled)."}
+    FORM_VALUES = {"0": 0, "1": 1}
 
     def to_internal_value(self, data):
         if type(data) is not int or data not in (0, 1):  # type(), not isinstance: true is not 1
@@ -112,6 +121,28 @@ class SignKeySerializer(ProjectIdSerializer):
     enable = StrictBooleanField()
 
 
+def form_values(form, serializer: Serializer) -> dict:
+    """A form body as the JSON object it stands for: one value per field, typed as the field reads it.
+
+    A form carries text only: a boolean is true/false/1/0 and a status 0/1 (anything else stays text, which
+    the strict field refuses); an empty value of a field that takes null is null.
+    """
+    data = {}
+    for name in form:
+        values = form.getlist(name)
+        if len(values) > 1:
+            raise exceptions.ValidationError(f"The field {name} is given more than once.")
+        value = values[0]
+        field = serializer.fields.get(name)
+        mapping = getattr(field, "FORM_VALUES", None)
+        if mapping is not None:
+            value = mapping.get(value.strip().lower(), value)
+        elif field is not None and field.allow_null and value == "":
+            value = None
+        data[name] = value
+    return data
+
+
 # Shared by the views ----------------------------------------------------------------------------------
 
 
@@ -120,6 +151,7 @@ class AgoraView(APIView):
 
     required: dict = {}  # HTTP method -> permission class
     metadata_class = None  # OPTIONS is not part of Agora's API: 405
+    parser_classes = [JsonParser, FormParser]
 
     def get_permissions(self):
         method = "GET" if self.request.method == "HEAD" else self.request.method
@@ -128,11 +160,16 @@ class AgoraView(APIView):
         return [permission() if permission else IsAuthenticated()]
 
     def body(self, serializer_class) -> dict:
-        if not is_json(self.request):
+        if is_json(self.request):
+            data = self.request.data  # one JSON object (console.parsers), else 400
+        elif is_form(self.request):
+            data = form_values(self.request.data, serializer_class())
+        else:
             raise exceptions.UnsupportedMediaType(
-                self.request.content_type, detail='The body must be JSON, sent with "Content-Type: application/json".'
+                self.request.content_type,
+                detail='The body must be JSON ("Content-Type: application/json") or a form '
+                '("application/x-www-form-urlencoded").',
             )
-        data = self.request.data  # one JSON object (console.parsers), else 400
         serializer = serializer_class(data=data)
         unknown = sorted(set(data) - set(serializer.fields))
         if unknown:
@@ -149,6 +186,11 @@ class AgoraView(APIView):
         project = self.visible().filter(project_id=project_id).first()
         if project is None:
             raise exceptions.NotFound(NOT_FOUND)
+        return self.concerns(project)
+
+    def concerns(self, project: Project) -> Project:
+        """Name the project as the answer's X-Resource-ID (console.request_id)."""
+        self.request._request.resource_id = project.project_id
         return project
 
     def show_sign_key(self) -> bool:
@@ -177,7 +219,9 @@ class AgoraView(APIView):
 
 ProjectAnswer = inline_serializer("AgoraProjectAnswer", {"project": AgoraProjectSerializer()})
 ProjectsAnswer = inline_serializer("AgoraProjectsAnswer", {"projects": AgoraProjectSerializer(many=True)})
-NOT_JSON = OpenApiResponse(ErrorSerializer, description='The body is not sent as "Content-Type: application/json".')
+NOT_JSON = OpenApiResponse(
+    ErrorSerializer, description="The body is neither JSON (application/json) nor a form (x-www-form-urlencoded)."
+)
 
 
 def documented(summary: str, description: str, request=None, ok: int = 200, answer=ProjectAnswer, parameters=None):
@@ -252,6 +296,7 @@ class ProjectView(AgoraView):
         project = found.first()
         if project is None:
             raise exceptions.NotFound(NOT_FOUND)
+        self.concerns(project)
         return Response({"projects": self.audited([agora_project(project, show_sign_key=self.show_sign_key())])})
 
     @documented(

@@ -121,11 +121,11 @@ def test_the_scheme_word_is_case_insensitive(agora):
         ("DELETE", "/v1/project"),
     ],
 )
-def test_a_body_that_is_not_json_is_415_and_bad_json_is_400(agora, acme, method, path):
+def test_a_body_that_is_neither_json_nor_a_form_is_415_and_bad_json_is_400(agora, acme, method, path):
     caller = agora("admin")
     project_id = acme.projects[0].project_id
-    form = caller.request(method, path, data={"id": project_id, "name": "x"})
-    assert "Content-Type: application/json" in message(form, 415)
+    multipart = caller.request(method, path, files={"id": (None, project_id)})
+    assert "application/json" in message(multipart, 415) and "x-www-form-urlencoded" in message(multipart, 415)
     plain = caller.request(method, path, data=f'{{"id": "{project_id}"}}', headers={"Content-Type": "text/plain"})
     message(plain, 415)
     broken = caller.request(method, path, data='{"id": ', headers={"Content-Type": "application/json"})
@@ -459,3 +459,119 @@ def test_the_eleventh_request_within_a_second_is_429(agora, globex, live_server,
     assert other_organization.status_code == 200  # and another organization
     time.sleep(1 - time.time() % 1 + 0.01)
     assert caller.get("/v1/projects").status_code == 200  # the next second starts afresh
+
+
+# Older and other clients: trailing slashes, form bodies, request ids --------------------------------------
+
+AGORA_PATHS = [
+    ("GET", "/v1/projects"),
+    ("GET", "/v1/project"),
+    ("POST", "/v1/project"),
+    ("POST", "/v1/project_status"),
+    ("POST", "/v1/recording_config"),
+    ("POST", "/v1/signkey"),
+    ("POST", "/v1/reset_signkey"),
+    ("GET", "/v3/usage"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), AGORA_PATHS)
+def test_every_path_answers_with_and_without_a_trailing_slash(agora, method, path):
+    caller = agora("admin")
+    bare, slashed = caller.request(method, path, json={}), caller.request(method, path + "/", json={})
+    assert bare.status_code == slashed.status_code != 404 or path == "/v1/project" and method == "GET"
+    assert bare.headers["Content-Type"].startswith("application/json")
+    assert bare.json() == slashed.json()
+
+
+def test_the_slashed_paths_older_scripts_call_work(agora, acme):
+    caller = agora("admin")
+    listed = caller.get("/v1/projects/").json()["projects"]
+    assert {item["id"] for item in listed} == {project.project_id for project in acme.projects}
+    project_id = acme.projects[0].project_id
+    key = caller.request("POST", "/v1/signkey/", json={"id": project_id, "enable": True})
+    assert project_of(key)["sign_key"] == expected(acme.projects[0])["sign_key"]
+    reset = project_of(caller.request("POST", "/v1/reset_signkey/", json={"id": project_id}))
+    assert reset["sign_key"] == Project.objects.get(project_id=project_id).primary.value
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/nothing", "/v1/projects/extra", "/v2/projects", "/", "/v1//projects", "/v1/project%0Aid"]
+)
+def test_an_unknown_path_under_dev_is_a_json_404(agora, path, settings):
+    for debug in (False, True):  # Django's debug 404 page is HTML; the catch-all answers first
+        settings.DEBUG = debug
+        response = agora("admin").get(path)
+        assert message(response, 404) == "No such API endpoint."
+
+
+def test_create_delete_and_recording_config_take_form_bodies(agora, acme):
+    caller = agora("engineer")
+    form = {"name": "From PHP", "enable_sign_key": "true"}
+    made = project_of(caller.request("POST", "/v1/project", data=form), 201)
+    project = Project.objects.get(project_id=made["id"])
+    assert project.mechanism == Project.Mechanism.SECURED and made == expected(project)
+
+    config = {"id": made["id"], "recording_server": "203.0.113.7:8080"}
+    assert project_of(caller.request("POST", "/v1/recording_config", data=config))["recording_server"] == (
+        "203.0.113.7:8080"
+    )
+    cleared = caller.request("POST", "/v1/recording_config", data={"id": made["id"], "recording_server": ""})
+    assert project_of(cleared)["recording_server"] is None
+
+    status = caller.request("POST", "/v1/project_status", data={"id": made["id"], "status": "0"})
+    assert project_of(status)["status"] == 0
+
+    deleted = caller.request("DELETE", "/v1/project", data={"id": made["id"]})
+    assert deleted.status_code == 200 and deleted.json() == {"success": True}
+    assert Project.objects.get(pk=project.pk).is_archived
+    [created] = [entry for entry in audited("project.created", acme.organization) if entry.target == "From PHP"]
+    assert created.actor == acme.users["engineer"]
+
+
+@pytest.mark.parametrize(("given", "secured"), [("true", True), ("1", True), ("FALSE", False), ("0", False)])
+def test_form_booleans_are_true_false_1_or_0(agora, given, secured):
+    made = project_of(
+        agora("engineer").request("POST", "/v1/project", data={"name": f"B {given}", "enable_sign_key": given}), 201
+    )
+    assert (Project.objects.get(project_id=made["id"]).mechanism == Project.Mechanism.SECURED) is secured
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "says"),
+    [
+        ("/v1/project", {"name": "x", "enable_sign_key": "yes"}, "true or false"),
+        ("/v1/project", {"name": "x", "enable_sign_key": ""}, "true or false"),
+        ("/v1/project", {"name": "x", "surprise": "1"}, "Unknown field: surprise"),
+        ("/v1/project", {"name": ["a", "b"]}, "more than once"),
+        ("/v1/project", {"enable_sign_key": "1"}, "required"),
+        ("/v1/project_status", {"id": "PROJECT", "status": "2"}, "0 (disabled) or 1"),
+        ("/v1/recording_config", {"id": "PROJECT", "recording_server": "203.0.113.7"}, "port"),
+    ],
+)
+def test_form_bodies_are_checked_as_json_bodies_are(agora, acme, path, form, says):
+    form = {key: acme.projects[0].project_id if value == "PROJECT" else value for key, value in form.items()}
+    before = Project.objects.count()
+    assert says in message(agora("engineer").request("POST", path, data=form), 400)
+    assert Project.objects.count() == before
+
+
+def test_a_form_body_larger_than_a_megabyte_is_413(agora):
+    response = agora("engineer").request("POST", "/v1/project", data={"name": "x" * (1024 * 1024 + 1)})
+    message(response, 413)
+
+
+def test_answers_carry_a_request_id_and_the_resource_they_concern(agora, acme):
+    caller = agora("admin")
+    project_id = acme.projects[0].project_id
+    one = caller.get("/v1/project", id=project_id)
+    assert re.fullmatch(r"[0-9a-f]{32}", one.headers["X-Request-ID"])
+    assert one.headers["X-Resource-ID"] == project_id
+    listed = caller.get("/v1/projects")
+    assert listed.headers["X-Resource-ID"] == "agora_projects"
+    assert listed.headers["X-Request-ID"] != one.headers["X-Request-ID"]
+    quoted = caller.request("GET", "/v1/projects", headers={"X-Request-ID": "script-run-42"})
+    assert quoted.headers["X-Request-ID"] == "script-run-42"
+    missing = caller.get("/v1/project", id="nope")
+    assert missing.status_code == 404 and missing.headers["X-Resource-ID"] == "agora_project"
+    assert caller.get("/v1/nothing").headers["X-Resource-ID"] == "none"

@@ -1,6 +1,5 @@
 """The native API for projects and App Certificates (/api/v1/projects/...), called with an API credential."""
 
-
 import pytest
 
 from accounts.models import AuditEntry

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# Test processes side by side (pytest-xdist): one per core by default; TEST_WORKERS=0 runs them in this one.
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint venv clean
 
@@ -21,7 +23,7 @@ run: venv
 	DEBUG=true PORT=$(PORT) $(PY) manage.py run_console
 
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

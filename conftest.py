@@ -18,11 +18,14 @@ from django.db import connection, connections
 from accounts.api_credentials import forget_recent_writes
 from accounts.models import Membership, Organization, User
 from accounts.services import create_organization, ensure_builtin_roles
+from console import settings as settings_module
 from projects import services as project_services
 from projects.models import Project
 
 PASSWORD = "correct-horse-battery"
 REQUIRE_SERVICES = os.environ.get("CONSOLE_REQUIRE_SERVICES") == "1"
+# The Redis database tests that start real Celery workers use: this test process's own (console.settings).
+TEST_REDIS_URL = settings_module.redis_url_for_test_worker("redis://127.0.0.1:6379/15")
 
 
 def skip_or_fail(reason: str) -> None:
@@ -48,13 +51,19 @@ def _fast_and_isolated_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _default_price_book_in_transactional_tests(request):
+def _default_price_book(request):
     """Transactional tests empty every table when they end, the default price book (written by a data
-    migration) included; put it back for the next one. Other tests see it from the migration."""
+    migration) included, and `make test` runs test files side by side, so a file of ordinary tests may come
+    after one that emptied it: every test that uses the database starts with the book in place."""
     marker = request.node.get_closest_marker("django_db")
-    if marker is None or not marker.kwargs.get("transaction"):
+    if marker is not None and marker.kwargs.get("transaction"):
+        request.getfixturevalue("transactional_db")
+    elif marker is not None or "db" in request.fixturenames:
+        request.getfixturevalue("db")
+    elif "transactional_db" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+    else:
         return
-    request.getfixturevalue("transactional_db")
     import_module("billing.migrations.0001_initial").create_default_price_book(django_apps, None)
 
 

@@ -1,8 +1,10 @@
 """Settings for Console. Every value comes from the environment (see .env.example) with a default that
 lets a fresh checkout run with no configuration: SQLite and an embedded Celery broker under var/."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from celery.schedules import crontab
@@ -222,8 +224,20 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+
+def redis_url_for_test_worker(url: str) -> str:
+    """`url` with its database number lowered by the pytest-xdist worker's number (gw1: 15 -> 14), so that
+    the test processes `make test` runs side by side never clear each other's cache or queues."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    parts = urlsplit(url)
+    if not worker.startswith("gw") or not parts.path.strip("/").isdigit():
+        return url
+    database = (int(parts.path.strip("/")) - int(worker[2:])) % 16
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
 # Cache, Celery broker and results: Redis when REDIS_URL is set, local memory and files otherwise.
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = redis_url_for_test_worker(env.str("REDIS_URL", default=""))
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = REDIS_URL
@@ -284,6 +298,10 @@ CELERY_BEAT_SCHEDULE = {
     "daily-ledger": {
         "task": "billing.tasks.daily_ledger",
         "schedule": crontab(hour=0, minute=45),
+    },
+    "forget-old-certificate-use": {
+        "task": "projects.tasks.forget_old_certificate_use",
+        "schedule": crontab(hour=3, minute=20),
     },
 }
 

@@ -14,11 +14,10 @@ from django.utils import timezone
 
 from accounts import services, tasks
 from accounts.models import Invitation
-from conftest import skip_or_fail
+from conftest import TEST_REDIS_URL, skip_or_fail
 from console.broker import AtomicFilesystemTransport
 from console.celery import app as console_app
 
-TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 EXPIRE_TASK = "accounts.tasks.expire_invitations"
 
 

@@ -16,7 +16,7 @@ from celery.schedules import crontab
 from django.db import connection, connections
 from django.utils import timezone
 
-from conftest import skip_or_fail
+from conftest import TEST_REDIS_URL, skip_or_fail
 from console.broker import AtomicFilesystemTransport
 from console.celery import app as console_app
 from projects import services as project_services
@@ -24,7 +24,6 @@ from usage import tasks
 from usage.models import DailyUsage, PullRun
 from usage.pulling import create_run, recent_window
 
-TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 PULL_RECENT = "usage.tasks.pull_recent"
 
 

@@ -26,10 +26,9 @@ from celery import Celery
 from django.conf import settings
 from django.db import connection, connections
 
-from conftest import skip_or_fail
+from conftest import TEST_REDIS_URL, skip_or_fail
 from console.broker import AtomicFilesystemTransport
 
-TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 READY_WITHIN = 30  # seconds for a worker to start
 STALE_AFTER = timedelta(seconds=3)  # PULL_RUN_STALE_AFTER of the workers
 
@@ -227,7 +226,10 @@ class Workers:
                 self.kill(process)
 
     def _env(self) -> dict[str, str]:
-        env = {name: value for name, value in os.environ.items() if name not in ("REDIS_URL", "DATABASE_URL")}
+        # PYTEST_XDIST_WORKER left out: the Redis URL given below is this test process's own already, and the
+        # worker's settings would lower its database number a second time (console.settings).
+        left_out = ("REDIS_URL", "DATABASE_URL", "PYTEST_XDIST_WORKER")
+        env = {name: value for name, value in os.environ.items() if name not in left_out}
         env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "usage.tests.worker_settings",

@@ -6,7 +6,6 @@ accounts.access (restrict / get_for_member).
 """
 
 import logging
-from datetime import timedelta
 from functools import partial
 
 import requests
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import audit
 from accounts.access import get_for_member, member_required, require, restrict
 from console.changelist import Changelist, Column, Filter
+from console.dates import duration_label
 from console.views import form_data
 from projects.models import Project
 
@@ -274,19 +274,6 @@ def _runs(membership):
     return runs
 
 
-def _duration_label(delta: timedelta | None) -> str:
-    if delta is None:
-        return ""
-    seconds = int(delta.total_seconds())
-    if seconds < 1:
-        return "< 1 s"
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
 @member_required("usage")
 def data_sync(request):
     membership = request.membership
@@ -330,7 +317,7 @@ def data_sync(request):
     )
     changelist.page.object_list = list(changelist.page.object_list)
     for run in changelist.page.object_list:
-        run.duration_label = _duration_label(run.duration)
+        run.duration_label = duration_label(run.duration)
         run.error_excerpt = run.error.splitlines()[0][:ERROR_EXCERPT] if run.error else ""
     context = {
         "usage_tabs": usage_tabs(request, "sync"),

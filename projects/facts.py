@@ -18,6 +18,7 @@ class TokenFacts:
     app_id: str
     primary_certificate: str  # "" when tokens cannot be issued
     refusal: str  # why tokens cannot be issued, "" when they can
+    primary_fingerprint: str = ""  # of the certificate tokens are signed with (projects.certificate_use)
 
 
 def token_facts(project_id: str) -> TokenFacts | None:
@@ -37,4 +38,5 @@ def _load(project_id: str) -> TokenFacts | None:
         check_can_issue_tokens(project)
     except RuleViolation as refusal:
         return TokenFacts(project.pk, project.organization_id, project.app_id, "", str(refusal))
-    return TokenFacts(project.pk, project.organization_id, project.app_id, project.primary.value, "")
+    primary = project.primary
+    return TokenFacts(project.pk, project.organization_id, project.app_id, primary.value, "", primary.fingerprint)

@@ -175,3 +175,28 @@ class Certificate(models.Model):
         self.fingerprint = fingerprint(value)
         self.value_created_at = timezone.now()
         self.retired_at = None
+
+
+class CertificateUse(models.Model):
+    """Tokens the console signed with one certificate value in one hour: how many, and the latest expiry.
+
+    Keyed by the value's fingerprint, not the slot, so the record follows the value through a swap. Tokens
+    themselves are never stored (projects/certificate_use.py).
+    """
+
+    organization_path = "project__organization"
+    project_path = "project"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="certificate_uses")
+    fingerprint = models.CharField(max_length=8)
+    hour = models.DateTimeField()  # the start of the hour (UTC) the tokens were issued in
+    tokens = models.PositiveIntegerField(default=0)
+    last_expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "fingerprint", "hour"], name="one_use_row_per_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tokens} tokens signed with {self.fingerprint} at {self.hour:%Y-%m-%d %H}:00"

@@ -1,7 +1,8 @@
 """Where a project stands in a zero-downtime certificate rotation, for the guided rotation page.
 
 The four steps: enable a secondary certificate -> deploy it to your token servers -> swap -> disable and
-delete the old certificate. The state is derived from the certificates alone; nothing extra is stored.
+delete the old certificate. The state is derived from the certificates alone; whether the old certificate's
+tokens have expired comes from what the console counted of the tokens it signed (projects.certificate_use).
 """
 
 from dataclasses import dataclass
@@ -9,7 +10,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .models import Project
+from console.dates import moment_label, time_left_label
+
+from . import certificate_use
+from .models import Certificate, Project
 
 TOKEN_LIFETIME = timedelta(hours=24)  # the longest a token signed with the old certificate can live
 
@@ -44,17 +48,50 @@ def rotation_steps(project: Project) -> tuple[list[Step], str]:
         return _steps(2), (
             "The secondary certificate is enabled. Deploy it to every server that generates tokens, then swap."
         )
-    waited = timezone.now() - secondary.retired_at
     if secondary.enabled:
-        if waited < TOKEN_LIFETIME:
-            hours = (TOKEN_LIFETIME - waited).total_seconds() / 3600
-            advice = f"Tokens signed with the old certificate may live up to {hours:.0f} more hours."
-        else:
-            advice = "24 hours have passed since the swap: tokens signed with it have all expired."
+        advice = " ".join(old_certificate_tokens(project, secondary))
         return _steps(4), f"Swapped. The old certificate is now the secondary and still accepted. {advice}"
     return _steps(4, disabled=True), (
         "The old certificate is disabled: tokens signed with it are refused. Delete it to finish."
     )
+
+
+def old_certificate_tokens(project: Project, old: Certificate) -> list[str]:
+    """What disabling the old certificate would cut off: the tokens the console signed with it, then what
+    the console cannot see (tokens from the customer's own servers)."""
+    use = certificate_use.use_of(project, old.fingerprint)
+    if use.still_valid:
+        cut_off = (
+            f"up to {use.may_be_valid} token{'s' if use.may_be_valid != 1 else ''} issued in the last 24 h"
+            if use.may_be_valid
+            else "the older tokens it signed that are still valid"
+        )
+        expires = moment_label(use.last_expires_at)
+        console = (
+            f"The last token the console signed with the old certificate expires at {expires} "
+            f"(in {time_left_label(use.time_left)}); disabling it now would cut off {cut_off}."
+        )
+    elif use.last_expires_at:
+        console = (
+            "No token the console signed with the old certificate is still valid: the last one expired at "
+            f"{moment_label(use.last_expires_at)}."
+        )
+    else:
+        console = "No token the console signed with the old certificate is still valid (it signed none in 30 days)."
+    return [console, _outside_tokens(old)]
+
+
+def _outside_tokens(old: Certificate) -> str:
+    unseen = "Tokens made by your own token servers are invisible to the console"
+    waited = timezone.now() - old.retired_at if old.retired_at else TOKEN_LIFETIME
+    if waited < TOKEN_LIFETIME:
+        unseen += (
+            f": one that signed with it until the swap may have tokens valid for up to "
+            f"{time_left_label(TOKEN_LIFETIME - waited)} more (tokens live up to 24 hours)."
+        )
+    else:
+        unseen += ": 24 hours have passed since the swap, so a server that switched then has no valid ones left."
+    return f"{unseen} Paste a fresh token from each server into the token inspector: it names the certificate."
 
 
 def _steps(current: int, *, reenable: bool = False, disabled: bool = False) -> list[Step]:

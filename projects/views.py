@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.access import get_for_member, member_required, restrict
@@ -15,7 +14,7 @@ from console.views import confirm, form_data, form_page
 from . import services
 from .forms import CertificateActionForm, ProjectCreateForm, ProjectEditForm
 from .models import Certificate, Project
-from .rotation import TOKEN_LIFETIME, rotation_steps
+from .rotation import old_certificate_tokens, rotation_steps
 from .services import RuleViolation
 
 PROJECTS_SECTION = ("Projects", reverse_lazy("projects:list"))
@@ -397,13 +396,7 @@ def _operation_consequences(spec: CertificateOperation, operation: str, project:
     consequences = list(spec.consequences)
     secondary = project.secondary
     if operation == "disable_secondary" and secondary is not None and secondary.retired_at:
-        hours = (timezone.now() - secondary.retired_at).total_seconds() / 3600
-        if hours < TOKEN_LIFETIME.total_seconds() / 3600:
-            consequences.insert(
-                0,
-                f"The swap was only {hours:.1f} hours ago: tokens signed with this certificate may still be in "
-                "use (they live up to 24 hours). Make sure no server still signs with it.",
-            )
+        consequences[:0] = old_certificate_tokens(project, secondary)
     return consequences
 
 

@@ -17,6 +17,7 @@ from accounts import audit
 from accounts.access import in_scope, module_permission
 from console import metrics
 from console.api import error
+from projects import certificate_use
 from projects.facts import token_facts
 
 from .accesstoken2 import TokenError
@@ -38,6 +39,7 @@ def _issue(request, project_id: str, kind: str, params: dict):
         )
     except TokenError as problem:
         return None, error(str(problem), 400)
+    certificate_use.record(facts.pk, facts.primary_fingerprint, issued.expires_at)
     expires_at = issued.expires_at.isoformat()
     audit.record_token_issued(request, facts, project_id, kind=kind, expires_at=expires_at, **issued.subject)
     metrics.tokens_issued.labels(kind, "api").inc()

@@ -1,7 +1,9 @@
 """Issuing tokens for stored projects: one entry point for the console, the CLI and the API.
 
 `build_token` validates the request with the documented input rules, checks that the project may have
-tokens issued (projects.services.check_can_issue_tokens) and signs with the primary certificate.
+tokens issued (projects.services.check_can_issue_tokens) and signs with the primary certificate. Every token
+signed for a stored project is counted against its certificate (projects.certificate_use), so a rotation can
+tell when the old certificate's tokens have expired; the token itself is never stored.
 """
 
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from datetime import UTC, datetime
 from accounts import audit
 from accounts.services import RuleViolation
 from console import metrics
+from projects import certificate_use
 from projects.models import Project
 from projects.services import check_can_issue_tokens
 
@@ -141,7 +144,10 @@ def build_token(project: Project, kind: str, params: dict, **options) -> IssuedT
     Raises TokenError (bad input) or RuleViolation (the project or organization refuses).
     """
     check_can_issue_tokens(project)
-    return build_with_credentials(project.app_id, project.primary.value, kind, params, **options)
+    primary = project.primary
+    issued = build_with_credentials(project.app_id, primary.value, kind, params, **options)
+    certificate_use.record(project.pk, primary.fingerprint, issued.expires_at)
+    return issued
 
 
 def issue_temp_token(actor, project: Project, kind: str, params: dict, *, request=None) -> IssuedToken:

@@ -109,7 +109,8 @@ def test_right_after_the_swap_the_old_certificate_is_still_accepted(engineer, pr
     assert statuses(steps) == ["done", "done", "done", "current"]
     assert offered(steps) == {4: ("disable_secondary", "Disable old certificate")}
     assert summary.startswith("Swapped. The old certificate is now the secondary and still accepted.")
-    assert "may live up to 24 more hours" in summary
+    assert "No token the console signed with the old certificate is still valid" in summary
+    assert "may have tokens valid for up to 23 h 59 min more (tokens live up to 24 hours)" in summary
 
 
 def test_after_the_swap_the_remaining_token_lifetime_counts_down(engineer, project):
@@ -121,7 +122,7 @@ def test_after_the_swap_the_remaining_token_lifetime_counts_down(engineer, proje
 
     _, summary = rotation_steps(fresh(project))
 
-    assert "may live up to 4 more hours" in summary
+    assert "may have tokens valid for up to 3 h 59 min more" in summary
 
 
 def test_a_day_after_the_swap_old_tokens_have_expired(engineer, project):
@@ -134,8 +135,8 @@ def test_a_day_after_the_swap_old_tokens_have_expired(engineer, project):
     steps, summary = rotation_steps(fresh(project))
 
     assert current(steps) == [4]
-    assert "24 hours have passed since the swap: tokens signed with it have all expired." in summary
-    assert "more hours" not in summary
+    assert "24 hours have passed since the swap, so a server that switched then has no valid ones left." in summary
+    assert "valid for up to" not in summary
 
 
 def test_old_certificate_disabled_means_delete_it(engineer, project):

@@ -5,7 +5,8 @@
 
 Credentials come either from `--app-id` and `--app-certificate` (offline, nothing stored is touched) or
 from `--project ID`, a stored project's short id: its App ID and primary certificate, after the same check
-as the console and the API (projects.services.check_can_issue_tokens).
+as the console and the API (projects.services.check_can_issue_tokens); like theirs, the token is counted
+against the certificate that signed it (projects.certificate_use), for the rotation page.
 
 Expiries are seconds after the issue time, from 1 to 4,294,967,295 (the largest the token format holds):
 unlike the console's temp tokens (at most 24 hours), this is a tool for operators and offline use.
@@ -27,7 +28,6 @@ from django.core.management.base import BaseCommand, CommandError, DjangoHelpFor
 
 from accounts.services import RuleViolation
 from projects.models import Certificate, Project
-from projects.services import check_can_issue_tokens
 from tokens import accesstoken2 as at2
 from tokens import services
 
@@ -314,14 +314,9 @@ class Command(BaseCommand):
         except Project.DoesNotExist:
             raise CommandError(f"No project with the id {project_id!r}.") from None
 
-    def _credentials(self, options) -> tuple[str, str]:
-        app_id, certificate, project_id = options["app_id"], options["app_certificate"], options["project"]
-        if project_id is not None:
-            if app_id is not None or certificate is not None:
-                raise CommandError("Give either --project, or --app-id and --app-certificate, not both.")
-            project = self._project(project_id)
-            check_can_issue_tokens(project)
-            return project.app_id, project.primary.value
+    @staticmethod
+    def _credentials(options) -> tuple[str, str]:
+        app_id, certificate = options["app_id"], options["app_certificate"]
         if app_id is None or certificate is None:
             raise CommandError("Give --app-id and --app-certificate, or --project ID.")
         app_id = at2.check_hex32(app_id.strip(), "The App ID")
@@ -340,10 +335,17 @@ class Command(BaseCommand):
             params["permissions"] = _permissions(options["permission"])
         if params["role"] is not None:
             params["role"] = params["role"].strip().lower()
-        app_id, certificate = self._credentials(options)
         kind = options["kind"].replace("-", "_")
-        issued = services.build_with_credentials(app_id, certificate, kind, params, max_expire=MAX_EXPIRE, **when)
-        return issued.token
+        if options["project"] is None:
+            app_id, certificate = self._credentials(options)
+            return services.build_with_credentials(
+                app_id, certificate, kind, params, max_expire=MAX_EXPIRE, **when
+            ).token
+        if options["app_id"] is not None or options["app_certificate"] is not None:
+            raise CommandError("Give either --project, or --app-id and --app-certificate, not both.")
+        # A stored project's token: checked and counted against its certificate like the console's own.
+        project = self._project(options["project"])
+        return services.build_token(project, kind, params, max_expire=MAX_EXPIRE, **when).token
 
     def inspect(self, options) -> None:
         text = sys.stdin.read() if options["token"] == "-" else options["token"]

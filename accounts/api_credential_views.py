@@ -19,12 +19,12 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from console.forms import Form
+from console.refusals import RuleViolation
 from console.views import confirm, form_data
 
 from . import api_credentials
 from .access import get_for_member, member_required, require, restrict
 from .models import ApiCredential
-from .services import RuleViolation
 
 SECTION = ("RESTful API", reverse_lazy("api_credentials"))
 EXAMPLE_PATH = "/dev/v1/projects"  # Agora's "list projects", served by this console at the same path

@@ -30,12 +30,12 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from console.cache import cached
+from console.refusals import RuleViolation
 
 from . import audit
 from .backends import CachedModelBackend
 from .middleware import ACCESS, load_membership
 from .models import ApiCredential, Membership, Organization
-from .services import RuleViolation
 
 audit.register_actions(
     {

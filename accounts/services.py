@@ -25,9 +25,6 @@ from .models import Invitation, Membership, Organization, Role, User, hash_token
 from .permissions import ADMIN, BUILTIN_ROLES, MODULES
 from .sudo import asks_password
 
-__all__ = ["RuleViolation"]  # re-exported: older imports name it here
-
-
 # Organizations ----------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from console.changelist import Changelist, Column, Filter
 from console.csv_export import csv_download
+from console.refusals import RuleViolation
 from console.views import confirm, form_data, form_page
 
 from . import audit, services, sso, two_factor
@@ -28,7 +29,6 @@ from .forms import (
 )
 from .middleware import SESSION_KEY
 from .models import Invitation, Membership, Role, SingleSignOn
-from .services import RuleViolation
 from .sudo import confirm_identity, confirmation_form
 
 MEMBERS_SECTION = ("Members & Roles", reverse_lazy("members"))
@@ -173,7 +173,7 @@ def single_sign_on_settings(request):
         try:
             sso.save_settings(membership, **form.cleaned_data, request=request)
         except RuleViolation as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field, str(error))
         else:
             messages.success(request, "Single sign-on settings saved.")
             return redirect("single_sign_on_settings")
@@ -277,7 +277,7 @@ def invite_member(request):
                 request.membership, form.cleaned_data["email"], form.cleaned_data["role"], request=request
             )
         except RuleViolation as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field, str(error))
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("invitations")
@@ -299,7 +299,7 @@ def change_member_role(request, pk):
         try:
             services.change_member_role(request.membership, member, form.cleaned_data["role"], request=request)
         except RuleViolation as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field, str(error))
         else:
             messages.success(request, f"{member.user.email} now has the role {form.cleaned_data['role'].name}.")
             return redirect("members")
@@ -439,7 +439,7 @@ def accept_invitation(request, token):
                 token, name=form.cleaned_data["name"], password=form.cleaned_data["password1"], request=request
             )
         except RuleViolation as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field, str(error))
         else:
             login(request, membership.user, backend=settings.AUTHENTICATION_BACKENDS[0])
             return _joined(request, membership)
@@ -517,7 +517,7 @@ def _role_form(request, role):
             else:
                 services.update_role(request.membership, role, request=request, **fields)
         except RuleViolation as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field, str(error))
         else:
             messages.success(request, f"Role {data['name']} saved.")
             return redirect("roles")

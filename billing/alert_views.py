@@ -7,7 +7,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 
 from accounts.access import get_for_member, member_required, require, restrict
-from accounts.services import RuleViolation
+from console.refusals import RuleViolation
 from console.views import confirm, form_data
 
 from . import alerts as service
@@ -31,7 +31,7 @@ def alerts(request):
             try:
                 alert = service.create_alert(membership, data["metric"], data["threshold"], request=request)
             except RuleViolation as error:
-                form.add_error(None, str(error))
+                form.add_error(error.field, str(error))
             else:
                 messages.success(request, f"Usage alert added: {service.format_value(alert.metric, alert.threshold)}.")
                 return redirect("billing:alerts")

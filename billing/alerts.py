@@ -26,7 +26,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import Membership, Organization
 from accounts.notifications import notify
-from accounts.services import RuleViolation
+from console.refusals import RuleViolation
 from console.text import one_line
 from usage.minutes import month_to_date_range
 from usage.signals import usage_updated

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import Organization
-from accounts.services import RuleViolation
+from console.refusals import RuleViolation
 
 from . import settlement
 from .models import Statement, Transaction

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from console.append_only import AppendOnlyModel
+from console.refusals import Immutable
 from console.text import TEXT_MAX, length_at_most
 
 from . import pricing
@@ -115,7 +116,7 @@ class PriceBook(models.Model):
         # The last line of defence for "a used book is frozen" (the pages check first): an issued
         # statement must never change its numbers because its book was rewritten afterwards.
         if not self._state.adding and self.is_used:
-            raise PermissionError(
+            raise Immutable(
                 "This price book is used by an issued statement and cannot be changed; "
                 "supersede it with a new book with a later effective date."
             )

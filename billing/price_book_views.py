@@ -16,11 +16,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.access import get_for_member, member_required, restrict
+from console.refusals import Immutable, RuleViolation
 from console.views import confirm, form_data, form_page
 
 from .models import PRICE_FIELDS, PriceBook, parse_bands
 from .price_book_forms import TIER_LABELS, PriceBookForm, next_month, plain_percent, plain_price
-from .services import PriceBookRefused, delete_price_book_of, frozen_message, save_price_book
+from .services import delete_price_book_of, frozen_message, save_price_book
 from .tabs import billing_tabs
 
 
@@ -124,8 +125,8 @@ def create_price_book(request):
     if request.method == "POST" and form.is_valid():
         try:
             book = save_price_book(request, None, form.values())
-        except PriceBookRefused as refused:
-            form.add_error(refused.field, refused.message)
+        except RuleViolation as refused:
+            form.add_error(refused.field, str(refused))
         else:
             messages.success(request, f"Price book from {book.effective_from:%Y-%m-%d} created.")
             return redirect("billing:price_books")
@@ -152,14 +153,14 @@ def edit_price_book(request, pk):
     if request.method == "POST" and form.is_valid():
         try:
             book = save_price_book(request, book, form.values())
-        except PriceBookRefused as refused:
-            form.add_error(refused.field, refused.message)
-        except PermissionError:  # a statement was issued with it between the check above and now
+        except Immutable:  # a statement was issued with it between the check above and now
             messages.error(request, frozen_message(book, "changed"))
             return redirect("billing:edit_price_book", pk=book.pk)
         except PriceBook.DoesNotExist:  # deleted by someone else meanwhile
             messages.error(request, "This price book was deleted meanwhile; nothing was saved.")
             return redirect("billing:price_books")
+        except RuleViolation as refused:
+            form.add_error(refused.field, str(refused))
         else:
             messages.success(request, f"Price book from {book.effective_from:%Y-%m-%d} saved.")
             return redirect("billing:price_books")
@@ -193,7 +194,7 @@ def delete_price_book(request, pk):
     if request.method == "POST":
         try:
             delete_price_book_of(request, book)
-        except PermissionError as error:
+        except RuleViolation as error:
             messages.error(request, str(error))
         else:
             messages.success(request, f"Price book from {book.effective_from:%Y-%m-%d} deleted.")

@@ -8,6 +8,7 @@ from django.db.models import ProtectedError
 
 from accounts import audit
 from accounts.models import Organization
+from console.refusals import Immutable, RuleViolation
 
 from .alerts import check_alerts
 from .models import PRICE_FIELDS, BillingProfile, PriceBook
@@ -23,13 +24,6 @@ audit.register_actions(
 )
 
 
-class PriceBookRefused(Exception):
-    def __init__(self, field: str | None, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
 def snapshot(book: PriceBook) -> dict:
     """The book's numbers for the audit log (JSON-safe)."""
     values = {"effective_from": f"{book.effective_from:%Y-%m-%d}"}
@@ -41,7 +35,7 @@ def snapshot(book: PriceBook) -> dict:
 @transaction.atomic
 def save_price_book(request, book: PriceBook | None, values: dict) -> PriceBook:
     """Create a book of the member's organization (`book` None) or change its unused `book`.
-    PriceBookRefused when the date is taken or billed meanwhile; PermissionError when the book is used."""
+    RuleViolation (on effective_from) when the date is taken or billed meanwhile; Immutable when the book is used."""
     organization = Organization.objects.select_for_update().get(pk=request.membership.organization_id)
     if book is None:
         book, old = PriceBook(organization=organization, currency="USD"), None
@@ -50,15 +44,15 @@ def save_price_book(request, book: PriceBook | None, values: dict) -> PriceBook:
         old = snapshot(book)
     problem = effective_from_problem(organization, values["effective_from"], book if book.pk else None)
     if problem:
-        raise PriceBookRefused("effective_from", problem)
+        raise RuleViolation(problem, field="effective_from")
     for name, value in values.items():
         setattr(book, name, value)
     try:
         with transaction.atomic():
-            book.save()  # PermissionError when a statement uses the book (the model's guard)
+            book.save()  # Immutable when a statement uses the book (the model's guard)
     except IntegrityError as error:  # the same date saved by someone else a moment ago
         problem = f"Your organization already has a price book from {book.effective_from:%Y-%m-%d}."
-        raise PriceBookRefused("effective_from", problem) from error
+        raise RuleViolation(problem, field="effective_from") from error
     if old is None:
         audit.record(
             "billing.price_book_created", request=request, organization=organization, target=str(book), **snapshot(book)
@@ -78,7 +72,7 @@ def save_price_book(request, book: PriceBook | None, values: dict) -> PriceBook:
 
 @transaction.atomic
 def delete_price_book_of(request, book: PriceBook) -> None:
-    """PermissionError when a statement uses the book (also when one was issued a moment ago)."""
+    """Immutable when a statement uses the book (also when one was issued a moment ago)."""
     organization = Organization.objects.select_for_update().get(pk=request.membership.organization_id)
     book = PriceBook.objects.filter(pk=book.pk, organization=organization).first()
     if book is None:
@@ -88,7 +82,7 @@ def delete_price_book_of(request, book: PriceBook) -> None:
         with transaction.atomic():
             book.delete()
     except ProtectedError as error:
-        raise PermissionError(frozen_message(book, "deleted")) from error
+        raise Immutable(frozen_message(book, "deleted")) from error
     audit.record("billing.price_book_deleted", request=request, organization=organization, target=str(book), **values)
     transaction.on_commit(lambda: check_alerts(organization))
 

@@ -8,9 +8,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 
 from accounts.access import get_for_member, member_required, restrict
-from accounts.services import RuleViolation
 from console.changelist import Changelist, Column, Filter
 from console.csv_export import csv_download, inert
+from console.refusals import RuleViolation
 from console.views import form_data, form_page
 
 from . import ledger, settlement
@@ -286,7 +286,7 @@ def record_payment(request):
         except ledger.SameReference as warning:
             form.ask_to_confirm(warning)
         except RuleViolation as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field, str(error))
         else:
             messages.success(
                 request, f"Payment of {money(data['amount'])} recorded. {after_entry(organization, was_suspended)}"
@@ -314,7 +314,7 @@ def record_correction(request):
         except ledger.AlreadyRecorded as replay:
             return already_recorded(request, replay.entry)
         except RuleViolation as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field, str(error))
         else:
             recorded = f"{data['correction'].capitalize()} of {money(data['amount'])} recorded."
             messages.success(request, f"{recorded} {after_entry(organization, was_suspended)}")

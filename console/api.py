@@ -15,10 +15,10 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.access import module_permission
-from accounts.services import RuleViolation
 from accounts.sudo import PasswordRequired
 from console import parsers
 from console.parsers import MAX_BYTES, PayloadTooLarge
+from console.refusals import RuleViolation
 from console.text import refuse_control_characters
 
 

@@ -55,13 +55,13 @@ from accounts.access import module_permission, restrict, scope_ids
 from console.api import ErrorSerializer, Serializer, is_form, is_json
 from console.cache import cached
 from console.parsers import FormParser, JsonParser
+from console.refusals import RuleViolation
 from console.text import LINE_MAX
 
 from . import services
 from .facts import PROJECTS
 from .models import Project, fingerprint
 from .serializers import AgoraProjectSerializer, agora_project, agora_projects
-from .services import RuleViolation
 
 NOT_FOUND = "project not exist"
 TAG = "Agora-compatible: projects"

@@ -19,8 +19,8 @@ from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.response import Response
 
 from accounts.access import get_for_member, restrict
-from accounts.services import RuleViolation
 from console.api import Conflict, ErrorSerializer, ModulePermissionMixin
+from console.refusals import RuleViolation
 
 from . import services
 from .api_serializers import (

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from accounts.services import RuleViolation
 from console.cache import cached
+from console.refusals import RuleViolation
 
 from .models import Project
 from .services import check_can_issue_tokens

@@ -20,8 +20,8 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import Invitation, Membership, Organization, Role
 from accounts.permissions import ADMIN
-from accounts.services import RuleViolation
 from accounts.sudo import asks_password
+from console.refusals import RuleViolation
 from console.text import one_line
 
 from .models import Certificate, Project, new_certificate_value
@@ -45,8 +45,6 @@ audit.register_actions(
         "certificate.swapped": "Certificates swapped",
     }
 )
-
-__all__ = ["RuleViolation"]
 
 
 # Projects ---------------------------------------------------------------------------------------

@@ -9,13 +9,13 @@ from django.views.decorators.http import require_POST
 from accounts.access import get_for_member, member_required, restrict
 from accounts.sudo import grant_sudo, needs_password
 from console.changelist import Changelist, Column, Filter
+from console.refusals import RuleViolation
 from console.views import confirm, form_data, form_page
 
 from . import services
 from .forms import CertificateActionForm, ProjectCreateForm, ProjectEditForm
 from .models import Certificate, Project
 from .rotation import old_certificate_tokens, rotation_steps
-from .services import RuleViolation
 
 PROJECTS_SECTION = ("Projects", reverse_lazy("projects:list"))
 
@@ -76,7 +76,7 @@ def create_project(request):
         try:
             project = services.create_project(request.membership, request=request, **form.cleaned_data)
         except RuleViolation as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field, str(error))
         else:
             messages.success(request, f"Project {project.name} created. Its App ID is ready to use.")
             return redirect("projects:detail", project.project_id)
@@ -147,7 +147,7 @@ def edit_project(request, project_id):
         try:
             services.update_project(request.membership, project, request=request, **form.cleaned_data)
         except RuleViolation as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field, str(error))
         else:
             messages.success(request, "Project settings saved.")
             return redirect("projects:detail", project.project_id)

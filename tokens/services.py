@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from accounts import audit
-from accounts.services import RuleViolation
 from console import metrics
 from projects import certificate_use
 from projects.models import Project
@@ -224,7 +223,6 @@ __all__ = [
     "Inspection",
     "inspect_token",
     "IssuedToken",
-    "RuleViolation",
     "build_token",
     "build_with_credentials",
     "issue_temp_token",

@@ -2,9 +2,10 @@ from django.contrib import messages
 from django.shortcuts import render
 
 from accounts.access import get_for_member, member_required, restrict
+from console.refusals import RuleViolation
 from console.views import form_data
 from projects.models import Project
-from projects.services import RuleViolation, check_can_issue_tokens
+from projects.services import check_can_issue_tokens
 
 from . import services
 from .accesstoken2 import TokenError
@@ -33,7 +34,7 @@ def temp_token(request, project_id):
         try:
             issued = services.issue_temp_token(request.membership, project, kind, params, request=request)
         except (TokenError, RuleViolation) as error:
-            form.add_error(None, str(error))
+            form.add_error(error.field, str(error))
     context = {
         "project": project,
         "form": form,

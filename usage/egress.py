@@ -21,10 +21,12 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import create_connection
 
+from console.refusals import RuleViolation
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class EgressRefused(Exception):
+class EgressRefused(RuleViolation):
     """The address may not be contacted. The message says why, in words fit for a form or a flash message,
     and never names the internal address a host resolved to."""
 

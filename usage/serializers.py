@@ -18,6 +18,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from console.api import Serializer
+from console.refusals import RuleViolation
 from projects.converters import ProjectIdConverter
 
 from .models import BUSINESSES, DURATION_FIELDS
@@ -49,7 +50,7 @@ class UsageQuery:
         return [self.day_from + timedelta(days=n) for n in range((self.day_to - self.day_from).days + 1)]
 
 
-class QueryError(Exception):
+class QueryError(RuleViolation):
     """A question Agora refuses: the message for {"message": ...} and the status code."""
 
     def __init__(self, message: str, status: int = 400):

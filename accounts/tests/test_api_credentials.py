@@ -15,8 +15,8 @@ from django.db import connection
 from accounts import api_credentials
 from accounts.api_credentials import MAX_ACTIVE, create_credential, delete_credential, hash_secret, verify
 from accounts.models import ApiCredential, AuditEntry, Membership, Role, User
-from accounts.services import RuleViolation
 from conftest import PASSWORD
+from console.refusals import RuleViolation
 
 PAGE = "/api-credentials/"
 

@@ -4,8 +4,8 @@ import pytest
 
 from accounts.api_credentials import MAX_ACTIVE, create_credential
 from accounts.models import ApiCredential
-from accounts.services import RuleViolation
 from conftest import run_together
+from console.refusals import RuleViolation
 
 
 @pytest.mark.django_db(transaction=True)

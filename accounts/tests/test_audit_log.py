@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import AuditEntry, User
 from conftest import PASSWORD
+from console.refusals import Immutable
 
 
 def make_entry(organization, action="role.created", *, when=None, actor_email="", target="", **fields):
@@ -66,32 +67,32 @@ def test_unknown_actions_are_refused(acme):
 def test_saving_an_existing_entry_raises(acme):
     entry = make_entry(acme.organization, target="original")
     entry.target = "forged"
-    with pytest.raises(PermissionError):
+    with pytest.raises(Immutable):
         entry.save()
-    with pytest.raises(PermissionError):
+    with pytest.raises(Immutable):
         entry.save(update_fields=["target"])
     assert AuditEntry.objects.get(pk=entry.pk).target == "original"
 
 
 def test_deleting_an_entry_raises(acme):
     entry = make_entry(acme.organization)
-    with pytest.raises(PermissionError):
+    with pytest.raises(Immutable):
         entry.delete()
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
 
 
 def test_queryset_update_and_delete_raise(acme):
     entry = make_entry(acme.organization, target="original")
-    with pytest.raises(PermissionError):
+    with pytest.raises(Immutable):
         AuditEntry.objects.filter(pk=entry.pk).update(target="forged")
-    with pytest.raises(PermissionError):
+    with pytest.raises(Immutable):
         AuditEntry.objects.all().update(created_at=timezone.now() - timedelta(days=30))
-    with pytest.raises(PermissionError):
+    with pytest.raises(Immutable):
         AuditEntry.objects.filter(pk=entry.pk).delete()
-    with pytest.raises(PermissionError):
+    with pytest.raises(Immutable):
         AuditEntry.objects.all().delete()
     entry.target = "forged"
-    with pytest.raises(PermissionError), transaction.atomic():
+    with pytest.raises(Immutable), transaction.atomic():
         AuditEntry.objects.bulk_update([entry], ["target"])
     assert AuditEntry.objects.get(pk=entry.pk).target == "original"
 

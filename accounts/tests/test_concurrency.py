@@ -3,8 +3,9 @@
 import pytest
 
 from accounts.models import Membership
-from accounts.services import RuleViolation, change_member_role, remove_member
+from accounts.services import change_member_role, remove_member
 from conftest import run_together
+from console.refusals import RuleViolation
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import AuditEntry, Invitation, Membership, Role, User
 from conftest import PASSWORD
+from console.refusals import RuleViolation
 
 NEW_EMAIL = "new.person@example.com"
 NEW_PASSWORD = "a-Strong-pass-1234"
@@ -434,20 +435,20 @@ def token_of(path: str) -> str:
 def test_service_refuses_a_second_use(acme, invited):
     invitation, path = invited
     accept_as_new_user(Client(), path)
-    with pytest.raises(services.RuleViolation, match="already been used"):
+    with pytest.raises(RuleViolation, match="already been used"):
         services.accept_invitation(token_of(path), User.objects.get(email=NEW_EMAIL))
 
 
 def test_service_refuses_expired_revoked_and_wrong_user(acme, invited):
     invitation, path = invited
     token = token_of(path)
-    with pytest.raises(services.RuleViolation, match=NEW_EMAIL):
+    with pytest.raises(RuleViolation, match=NEW_EMAIL):
         services.accept_invitation(token, acme.users["finance"])
     Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    with pytest.raises(services.RuleViolation, match="expired"):
+    with pytest.raises(RuleViolation, match="expired"):
         services.accept_invitation_as_new_user(token, name="X", password=NEW_PASSWORD)
     Invitation.objects.filter(pk=invitation.pk).update(status=Invitation.Status.REVOKED)
-    with pytest.raises(services.RuleViolation, match="not valid"):
+    with pytest.raises(RuleViolation, match="not valid"):
         services.accept_invitation_as_new_user(token, name="X", password=NEW_PASSWORD)
     assert not User.objects.filter(email=NEW_EMAIL).exists()
     assert not Membership.objects.filter(user__email=NEW_EMAIL).exists()

@@ -17,6 +17,7 @@ from billing.closing import close_month, due_date_for, previous_month
 from billing.estimate import month_to_date
 from billing.models import PriceBook, Statement, StatementLine, month_end
 from conftest import run_together
+from console.refusals import Immutable
 from usage.models import DailyUsage
 
 OCTOBER, NOVEMBER, DECEMBER = date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1)
@@ -155,11 +156,11 @@ def test_issued_statements_and_lines_cannot_change(acme):
     add_usage(acme.projects[0], date(2026, 10, 3), audio=20_000 * 60)
     [statement] = close(OCTOBER, acme.organization)
     statement.total = Decimal("0.01")
-    with pytest.raises(PermissionError):
+    with pytest.raises(Immutable):
         statement.save()
-    with pytest.raises(PermissionError):
+    with pytest.raises(Immutable):
         statement.lines.first().delete()
-    with pytest.raises(PermissionError), transaction.atomic():
+    with pytest.raises(Immutable), transaction.atomic():
         Statement.objects.filter(pk=statement.pk).update(total=0)
     assert Statement.objects.get(pk=statement.pk).total == Decimal("9.90")
 

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Organization
-from accounts.services import RuleViolation
 from billing import ledger
 from billing.closing import close_month
 from billing.fields import MoneyField, WholeNumberField
@@ -22,6 +21,7 @@ from billing.forms import new_form_token
 from billing.models import PriceBook, Transaction, UsageAlert
 from billing.price_book_forms import next_month
 from conftest import run_together
+from console.refusals import RuleViolation
 from console.tests.api_helpers import Api
 from usage.models import DailyUsage
 

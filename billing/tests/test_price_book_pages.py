@@ -16,8 +16,9 @@ from billing.estimate import month_to_date
 from billing.models import PRICE_FIELDS, PriceBook, Statement
 from billing.price_book_forms import next_month
 from billing.pricing import LIST_PRICES, price_month
-from billing.services import PriceBookRefused, save_price_book
+from billing.services import save_price_book
 from conftest import run_together
+from console.refusals import Immutable, RuleViolation
 from usage.models import DailyUsage
 
 D = Decimal
@@ -82,7 +83,7 @@ def test_a_used_book_cannot_be_saved_or_deleted(acme):
     statement = issue_statement(acme, months_ago(2))
     assert statement.price_book == book
     book.audio_price = D("0.10")
-    with pytest.raises(PermissionError, match="supersede it with a new book with a later effective date"):
+    with pytest.raises(Immutable, match="supersede it with a new book with a later effective date"):
         book.save()
     with pytest.raises(ProtectedError):
         book.delete()
@@ -284,7 +285,7 @@ def test_a_statement_issued_during_an_edit_wins(acme):
     """The form was valid when the book was unused; the save under the lock finds it used."""
     book = own_book(acme.organization, months_ago(3))
     issue_statement(acme, months_ago(2))
-    with pytest.raises(PermissionError):
+    with pytest.raises(Immutable):
         save_price_book(finance_request(acme), book, book_values(date(2030, 1, 1)))
     assert PriceBook.objects.get(pk=book.pk).effective_from == months_ago(3)
 
@@ -315,7 +316,7 @@ def test_a_book_created_while_its_month_closes_never_reprices_the_statement(post
     created = PriceBook.objects.filter(organization=acme.organization).first()
     assert outcomes[0] is None
     if created is None:  # the close came first: the month is billed and the book refused
-        assert isinstance(outcomes[1], PriceBookRefused) and statement.price_book.organization is None
+        assert isinstance(outcomes[1], RuleViolation) and statement.price_book.organization is None
     else:  # the book came first: the statement is priced with it
         assert outcomes[1] is None and statement.price_book == created
     assert statement_matches_its_book(statement)
@@ -335,7 +336,7 @@ def test_a_book_edited_while_its_month_closes_never_reprices_the_statement(postg
     assert outcomes[0] is None
     # Either the edit moved the book past the month before the close (list prices billed), or the close
     # used the book first and the edit was refused by the guard: never an issued total that no longer fits.
-    assert outcomes[1] is None or isinstance(outcomes[1], PermissionError | PriceBookRefused)
+    assert outcomes[1] is None or isinstance(outcomes[1], RuleViolation)
     assert statement_matches_its_book(statement)
 
 

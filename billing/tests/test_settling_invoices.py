@@ -11,13 +11,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.services import RuleViolation
 from billing import ledger, settlement
 from billing.closing import close_month
 from billing.forms import new_form_token
 from billing.invoice_pdf import invoice_pdf_bytes
 from billing.models import PriceBook, Statement, Transaction, invoice_number
 from billing.tests.pdf_text import shown_text
+from console.refusals import RuleViolation
 from console.tests.api_helpers import Api
 from projects.models import Project
 from projects.services import check_can_issue_tokens

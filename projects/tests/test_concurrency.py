@@ -5,8 +5,8 @@ import threading
 import pytest
 
 from accounts.models import Membership
-from accounts.services import RuleViolation
 from conftest import run_together
+from console.refusals import RuleViolation
 from projects import services
 from projects.models import Certificate, Project
 

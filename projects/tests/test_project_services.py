@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import AuditEntry, Role
-from accounts.services import RuleViolation
+from console.refusals import RuleViolation
 from projects import services
 from projects.models import Certificate, Project
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.api_credentials import MAX_ACTIVE, create_credential
 from accounts.models import ApiCredential, Membership, Organization
-from accounts.services import RuleViolation
+from console.refusals import RuleViolation
 
 
 class Command(BaseCommand):

@@ -26,7 +26,7 @@ import textwrap
 
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 
-from accounts.services import RuleViolation
+from console.refusals import RuleViolation
 from projects.models import Certificate, Project
 from tokens import accesstoken2 as at2
 from tokens import services

@@ -81,5 +81,4 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
         },
     ),
 )
-BUILTIN_ROLES_BY_KEY = {role.key: role for role in BUILTIN_ROLES}
 ADMIN = "admin"

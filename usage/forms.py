@@ -131,14 +131,6 @@ class UpstreamForm(Form):
             others = others.exclude(pk=self.upstream.pk)
         return others.exists()
 
-    def changed_fields(self) -> list[str]:
-        """Which settings this save changes (the secret by name only)."""
-        data, old = self.cleaned_data, self.upstream
-        changed = [name for name in ("base_url", "customer_id") if old is None or data[name] != getattr(old, name)]
-        if data["customer_secret"] and (old is None or data["customer_secret"] != old.customer_secret):
-            changed.append("customer_secret")
-        return changed
-
 
 class MappingForm(Form):
     """Set a console project's upstream project id by hand, or remove its mapping."""

@@ -2,12 +2,7 @@
 that re-queues runs whose worker was lost. Tasks are acknowledged when they end (CELERY_TASK_ACKS_LATE), so
 any of these may be delivered again after a worker dies: each is safe to run twice."""
 
-from datetime import date
-
 from celery import shared_task
-
-from accounts.models import Organization
-from projects.models import Project
 
 from .client import UpstreamClient, UpstreamError
 from .models import PullRun, Upstream
@@ -64,23 +59,3 @@ def reap_stale_pull_runs() -> int:
     for run_id in run_ids:
         execute_pull_run.delay(run_id)
     return len(run_ids)
-
-
-@shared_task
-def backfill(organization_id: int, date_from: str, date_to: str, project_id: int | None = None) -> int:
-    """Pull a date range (YYYY-MM-DD, inclusive) for one project or every pullable project of an organization,
-    in windows of at most 31 days. Returns the pull run's id; its record shows progress and the outcome.
-
-    The same backfill still queued or running is not started again: delivered again after its worker died,
-    this task leaves that run to the reaper, which resumes it."""
-    organization = Organization.objects.get(pk=organization_id)
-    project = Project.objects.get(pk=project_id, organization=organization) if project_id else None
-    day_from, day_to = date.fromisoformat(date_from), date.fromisoformat(date_to)
-    same = PullRun.objects.filter(
-        organization=organization, project=project, date_from=day_from, date_to=day_to, status__in=ACTIVE
-    ).first()
-    if same is not None:
-        return same.pk
-    run = create_run(organization, day_from, day_to, trigger=PullRun.Trigger.CONSOLE, project=project)
-    execute_pull_run(run.pk)
-    return run.pk

@@ -63,15 +63,3 @@ def test_pull_usage_fails_loudly_when_the_upstream_is_unreachable(acme, settings
     with pytest.raises(CommandError, match="did not fully succeed"):
         call_command("pull_usage", "--from", "2026-01-01", "--to", "2026-01-02", stdout=StringIO(), stderr=StringIO())
     assert PullRun.objects.get().status == PullRun.Status.FAILED
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_backfill_task_pulls_a_range_for_one_project(acme, live_server, settings):
-    from usage.tasks import backfill
-
-    settings.USAGE_UPSTREAM_URL = live_server.url + "/sandbox"
-    project = acme.projects[0]
-    run_id = backfill(acme.organization.pk, "2026-01-01", "2026-02-15", project.pk)
-    run = PullRun.objects.get(pk=run_id)
-    assert run.status == PullRun.Status.SUCCEEDED and run.windows_total == 2
-    assert DailyUsage.objects.filter(project=project).count() == 46

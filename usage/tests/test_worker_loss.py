@@ -4,8 +4,8 @@ The reaper (usage.pulling.reap_stale_runs, on the beat schedule): a running run 
 re-queued with its project lock released, counted and audited; a fresh one is left alone; one lost too often
 fails; a queued run nobody claimed is sent again. The next execution resumes at the first window not yet
 written and ends with the rows and counts of a run that was never interrupted. A worker that wakes up after its
-run was given away writes nothing over the new execution. `pull_recent` and `backfill`, delivered again after
-their worker died, start no second run of what is pending. The Data sync page says a run was resumed.
+run was given away writes nothing over the new execution. `pull_recent`, delivered again after its
+worker died, starts no second run of what is pending. The Data sync page says a run was resumed.
 
 Then for real: a `celery -A console worker` process pulls a two-year backfill from the sandbox over HTTP and is
 killed with SIGKILL half-way; a new worker and the reaper finish the run with a clean run's rows (Redis, and the
@@ -227,17 +227,6 @@ def test_pull_recent_delivered_again_queues_only_the_projects_it_had_not_reached
     assert tasks.pull_recent() == 0  # the first delivery's runs are still queued
     PullRun.objects.update(status=PullRun.Status.SUCCEEDED)
     assert tasks.pull_recent() == len(acme.projects)  # the next hour
-
-
-@pytest.mark.django_db
-def test_the_backfill_task_delivered_again_leaves_its_run_to_the_reaper(acme, agora):
-    project = acme.projects[0]
-    run = start_and_kill(acme, after=1, project=project)
-    args = (acme.organization.pk, "2026-01-01", "2026-03-31", project.pk)
-    assert tasks.backfill(*args) == run.pk
-    assert PullRun.objects.count() == 1 and PullRun.objects.get().status == PullRun.Status.RUNNING
-    PullRun.objects.update(status=PullRun.Status.SUCCEEDED)
-    assert tasks.backfill(*args) != run.pk  # once it has ended, the same backfill is a new run
 
 
 @pytest.mark.django_db

@@ -51,9 +51,7 @@ class MemberViewSet(ReadOnlyViewSet):
     filterset_class = MemberFilter
     ordering = ("created_at", "pk")  # in the order they joined, as the members page
 
-    def get_queryset(self):
-        if self.is_schema_view:
-            return Membership.objects.none()
+    def caller_queryset(self):
         return restrict(Membership, self.membership).select_related("user", "role", "organization")
 
 
@@ -70,9 +68,7 @@ class RoleViewSet(ReadOnlyViewSet):
     serializer_class = RoleSerializer
     ordering = ("pk",)  # built-in roles first: they are created with the organization
 
-    def get_queryset(self):
-        if self.is_schema_view:
-            return Role.objects.none()
+    def caller_queryset(self):
         return restrict(Role, self.membership).prefetch_related("projects")
 
 
@@ -110,7 +106,5 @@ class AuditViewSet(ModulePermissionMixin, mixins.ListModelMixin, viewsets.Generi
     filterset_class = AuditFilter
     ordering = ("-created_at", "-pk")
 
-    def get_queryset(self):
-        if self.is_schema_view:
-            return AuditEntry.objects.none()
+    def caller_queryset(self):
         return audit.entries_for(self.membership.organization, self.membership)

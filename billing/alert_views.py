@@ -7,13 +7,14 @@ from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 
 from accounts.access import get_for_member, member_required, require, restrict
+from console.navigation import tabs
 from console.refusals import RuleViolation
 from console.views import confirm, form_data
 
 from . import alerts as service
 from .alert_forms import AlertForm
 from .models import AlertFiring, UsageAlert
-from .tabs import billing_tabs
+from .tabs import BILLING_TABS
 
 ALERTS_SECTION = ("Usage alerts", reverse_lazy("billing:alerts"))
 
@@ -48,7 +49,7 @@ def alerts(request):
     ]
     values = service.current_values(membership.organization, today)
     context = {
-        "billing_tabs": billing_tabs(request, "alerts"),
+        "billing_tabs": tabs(request, "alerts", BILLING_TABS),
         "rows": rows,
         "form": form,
         "month": month,

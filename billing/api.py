@@ -62,9 +62,7 @@ class StatementViewSet(ModulePermissionMixin, mixins.ListModelMixin, viewsets.Ge
     ordering = ("-month",)  # one statement per organization and month
     lookup_field = "number"
 
-    def get_queryset(self):
-        if self.is_schema_view:
-            return Statement.objects.none()
+    def caller_queryset(self):
         membership = self.membership
         return with_settlement(restrict(Statement, membership), settle_organization(membership.organization))
 
@@ -96,9 +94,7 @@ class TransactionViewSet(ModulePermissionMixin, mixins.ListModelMixin, viewsets.
     filterset_class = TransactionFilter
     ordering = ("-occurred_on", "-pk")
 
-    def get_queryset(self):
-        if self.is_schema_view:
-            return Transaction.objects.none()
+    def caller_queryset(self):
         return restrict(Transaction, self.membership).select_related("statement", "recorded_by")
 
 

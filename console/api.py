@@ -174,7 +174,11 @@ class ConsoleAutoSchema(AutoSchema):
 
 class ModulePermissionMixin:
     """A viewset's permissions from one declaration: `module`, and `action_levels` (action -> level) for
-    the actions that need more than "view". A method the endpoint lacks answers 405 to any signed-in caller."""
+    the actions that need more than "view". A method the endpoint lacks answers 405 to any signed-in caller.
+
+    A viewset over a model declares `queryset = Model.objects.none()` (the model, for the schema) and narrows
+    it to the caller in `caller_queryset()`; while drf-spectacular inspects the view there is no caller, and
+    the declared empty queryset stands in."""
 
     module: str
     action_levels: dict[str, str] = {}
@@ -188,10 +192,14 @@ class ModulePermissionMixin:
     def membership(self):
         return getattr(self.request, "membership", None)
 
-    @property
-    def is_schema_view(self) -> bool:
-        """True while drf-spectacular inspects the view (no caller, so no membership)."""
-        return getattr(self, "swagger_fake_view", False)
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular's schema generation: no caller
+            return super().get_queryset()
+        return self.caller_queryset()
+
+    def caller_queryset(self):
+        """The objects the caller may see (accounts.access.restrict); a viewset over a model overrides it."""
+        return super().get_queryset()
 
 
 def is_api_view(view_func) -> bool:

@@ -1,6 +1,10 @@
-"""The left navigation. Each entry names the module a role needs (at view level) to see and open it."""
+"""The left navigation, and the tabs at the top of an app's pages. Each entry names what a role needs to
+see it: a nav entry the module (at view level) to open it, a tab an optional (module, level)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from django.urls import reverse
 
 
 @dataclass(frozen=True)
@@ -27,3 +31,21 @@ def visible_items(membership) -> list[NavItem]:
     if membership is None:
         return []
     return [item for item in NAVIGATION if item.module is None or membership.can(item.module, "view")]
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str  # the page's own key: `tabs(request, current=key, ...)` marks it as current
+    label: str
+    url_name: str
+    requires: tuple[str, str] | None = None  # (module, level); None: whoever may open the app's pages
+
+
+def tabs(request, current: str, declared: Iterable[Tab]) -> list[dict]:
+    """The tabs an app's page shows (those the member's role may see), for console/includes/tabs.html."""
+    membership = request.membership
+    return [
+        {"label": tab.label, "url": reverse(tab.url_name), "current": tab.key == current}
+        for tab in declared
+        if tab.requires is None or membership.can(*tab.requires)
+    ]

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from accounts.access import member_required, restrict
 
 from . import metrics
+from .overview_cards import visible_cards
 
 
 @require_GET
@@ -62,14 +63,9 @@ def overview(request):
         "recent_projects": projects[:5],
         "can_see_projects": membership.can("projects"),
     }
-    if membership.can("usage"):
-        from usage.views import overview_card  # usage builds on console, not the other way round
-
-        context["usage_card"] = overview_card(membership)
-    if membership.can("billing"):
-        from billing.views import overview_card as billing_card
-
-        context["billing_card"] = billing_card(organization)
+    cards = visible_cards(membership)  # the other apps' cards: usage, billing
+    context.update({card.name: card.context(request) for card in cards})
+    context["overview_cards"] = [card.template for card in cards]
     return render(request, "console/overview.html", context)
 
 

@@ -81,9 +81,7 @@ class ProjectViewSet(ModulePermissionMixin, mixins.ListModelMixin, viewsets.Gene
     ordering = ("-created_at", "-pk")
     lookup_field = "project_id"
 
-    def get_queryset(self):
-        if self.is_schema_view:
-            return Project.objects.none()
+    def caller_queryset(self):
         return restrict(Project, self.membership)
 
     def get_object(self) -> Project:
@@ -163,9 +161,7 @@ class CertificateViewSet(ModulePermissionMixin, viewsets.GenericViewSet):
     filter_backends = []
     lookup_field = "project_id"
 
-    def get_queryset(self):
-        if self.is_schema_view:
-            return Project.objects.none()
+    def caller_queryset(self):
         return restrict(Project, self.membership)
 
     @extend_schema(summary="Both certificate slots of a project (never the values)")

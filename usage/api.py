@@ -53,9 +53,7 @@ class DailyUsageViewSet(ModulePermissionMixin, mixins.ListModelMixin, viewsets.G
     filterset_class = DailyUsageFilter
     ordering = ("-date", "-pk")
 
-    def get_queryset(self):
-        if self.is_schema_view:
-            return DailyUsage.objects.none()
+    def caller_queryset(self):
         return restrict(DailyUsage, self.membership).select_related("project")
 
 

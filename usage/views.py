@@ -11,13 +11,14 @@ from django.shortcuts import render
 from accounts.access import member_required, restrict
 from console.changelist import date_param
 from console.csv_export import csv_download, inert
+from console.navigation import tabs
 from projects.models import Project
 
 from . import report as reports
 from .minutes import month_to_date_range
 from .models import BUSINESSES, TIER_LABELS
 from .report import BUSINESS_LABELS, COLUMNS, GRANULARITIES, TIERS, Row, usage_glance
-from .sync_views import usage_tabs
+from .tabs import USAGE_TABS
 
 PRESETS = {
     "cycle": "Current billing cycle",
@@ -235,7 +236,7 @@ def usage_report(request):
     params = request.GET.copy()
     params.pop("page", None)
     context = {
-        "usage_tabs": usage_tabs(request, "overview"),
+        "usage_tabs": tabs(request, "overview", USAGE_TABS),
         "filters": filters,
         "report": report,
         "presets": PRESETS.items(),
@@ -314,10 +315,11 @@ def usage_csv(request):
 SPARK_WIDTH, SPARK_HEIGHT = 240, 48
 
 
-def overview_card(membership) -> dict:
-    """Month-to-date minutes per tier and a 30-day sparkline (an SVG polyline drawn here), in one query."""
+def overview_card(request) -> dict:
+    """The console overview's usage card (registered in usage.apps): month-to-date minutes per tier and a
+    30-day sparkline (an SVG polyline drawn here), in one query."""
     today = utc_today()
-    glance = usage_glance(restrict(Project, membership), today)
+    glance = usage_glance(restrict(Project, request.membership), today)
     values = glance.daily_minutes
     peak = max(values) or 1
     step = SPARK_WIDTH / max(len(values) - 1, 1)

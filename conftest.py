@@ -67,6 +67,11 @@ def _default_price_book(request):
     import_module("billing.migrations.0001_initial").create_default_price_book(django_apps, None)
 
 
+def member(user: User, organization: Organization) -> Membership:
+    """The membership of `user` in `organization`: the actor a service takes."""
+    return Membership.objects.select_related("user", "organization", "role").get(user=user, organization=organization)
+
+
 @dataclass
 class Org:
     organization: Organization

@@ -37,13 +37,12 @@ from .backends import CachedModelBackend
 from .middleware import ACCESS, load_membership
 from .models import ApiCredential, Membership, Organization
 
-audit.register_actions(
-    {
-        "api_credential.created": "API credential created",
-        "api_credential.deleted": "API credential deleted",
-        "api.auth_failed": "API authentication failed",
-    }
-)
+# Registered with accounts.audit when the app starts (apps.py).
+AUDIT_ACTIONS = {
+    "api_credential.created": "API credential created",
+    "api_credential.deleted": "API credential deleted",
+    "api.auth_failed": "API authentication failed",
+}
 
 MAX_ACTIVE = 10
 USE_FLUSH_SECONDS = 60
@@ -194,7 +193,14 @@ def record_failure(customer_id: str, reason: str, request=None) -> None:
         return
     pair = _pair(customer_id) if well_formed else None
     organization = Organization.objects.filter(pk=pair.organization_id).first() if pair else None
-    audit.record("api.auth_failed", request=request, organization=organization, target=customer_id[:64], reason=reason)
+    audit.record(
+        "api.auth_failed",
+        actor=None,
+        request=request,
+        organization=organization,
+        target=customer_id[:64],
+        reason=reason,
+    )
 
 
 # Lockout after repeated failures from one address ---------------------------------------------------

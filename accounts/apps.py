@@ -6,4 +6,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and organizations"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (sign-in audit receivers)
+        from . import api_credentials, audit, signals  # noqa: F401  (signals: sign-in audit receivers)
+
+        audit.register_actions(api_credentials.AUDIT_ACTIONS)

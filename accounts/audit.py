@@ -12,12 +12,11 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from console.csv_export import inert
-
 from .access import scope_ids
 from .models import AuditEntry, Membership, Organization, User
 
-# Action code -> label. Later apps add their own codes with `register_actions()`.
+# Action code -> label. Each app adds its own codes with `register_actions()` from its AppConfig.ready(), so
+# every code is known once Django has started, whichever module is imported first.
 ACTIONS: dict[str, str] = {
     "auth.login": "Signed in",
     "auth.login_failed": "Failed sign-in",
@@ -45,11 +44,22 @@ ACTIONS: dict[str, str] = {
     "member.left": "Member left the organization",
     "member.joined_by_sso": "Member joined through single sign-on",
     "sso.updated": "Single sign-on settings changed",
+    "token.issued": "Token issued through the API",
 }
+
+
+SYSTEM_ACTOR = "system"  # the actor of entries the console writes for nobody: closing a month, reaping runs
 
 
 def register_actions(actions: dict[str, str]) -> None:
     ACTIONS.update(actions)
+
+
+def person(request) -> User | None:
+    """The signed-in person of a request (a page's session, or the member an API credential acts for)."""
+    if request is None or not request.user.is_authenticated:
+        return None
+    return request.user
 
 
 def client_ip(request) -> str | None:
@@ -83,20 +93,32 @@ PROJECT_ACTIONS = {"usage.mapping_changed", "role.scope_widened"}
 
 
 def record(
-    action: str, *, request=None, actor=None, organization=None, project=None, target: str = "", **details
+    action: str,
+    *,
+    actor: Membership | User | None,
+    request=None,
+    organization=None,
+    project=None,
+    target: str = "",
+    **details,
 ) -> AuditEntry:
-    """Append one entry. `request` supplies the actor, IP address and user agent when given.
+    """Append one entry.
 
-    `project`: the project the entry is about (the object, never its name: a Project, or its cached facts,
-    anything with `pk` and `organization_id`), so that members who see selected projects only read it when
-    it is one of theirs; None for organization-level entries.
+    `actor`: who did it, always given by the caller (a service passes the member it acts for; a sign-in event
+    the person), so that an action from a command or a job names its actor as one from a page does; None
+    for an unknown person (a failed sign-in) or, without a request, the console itself (a scheduled job or a
+    command acting for nobody), named SYSTEM_ACTOR.
+    `request` supplies the IP address and user agent when there is one. `project`: the project the entry is
+    about (the object, never its name: a Project, or its cached facts, anything with `pk` and
+    `organization_id`), so that members who see selected projects only read it when it is one of theirs;
+    None for organization-level entries.
     """
     if action not in ACTIONS:
         raise ValueError(f"Unknown audit action {action!r}; add it to ACTIONS.")
     if project is not None and (organization is None or project.organization_id != organization.pk):
         raise ValueError(f"An entry about {project} belongs to that project's organization.")
-    if actor is None and request is not None and request.user.is_authenticated:
-        actor = request.user
+    if isinstance(actor, Membership):
+        actor = actor.user
     about_project = project is not None or action.startswith(PROJECT_ACTION_PREFIXES) or action in PROJECT_ACTIONS
     return AuditEntry.objects.create(
         created_at=timezone.now(),
@@ -104,7 +126,7 @@ def record(
         project_id=project.pk if project is not None else None,
         about_project=about_project,
         actor=actor,
-        actor_email=actor.email if actor else "",
+        actor_email=actor.email if actor else ("" if request is not None else SYSTEM_ACTOR),
         action=action,
         target=str(target)[:255],
         ip_address=client_ip(request),
@@ -138,7 +160,7 @@ def actor_emails(entries) -> list[str]:
 
 
 def csv_row(entry: AuditEntry) -> list[str]:
-    values = [
+    return [
         entry.created_at.isoformat(),
         entry.actor_email,
         entry.action,
@@ -147,7 +169,6 @@ def csv_row(entry: AuditEntry) -> list[str]:
         entry.user_agent,
         json.dumps(entry.details, sort_keys=True),
     ]
-    return [inert(value) for value in values]
 
 
 # Reads and issuance through the APIs -------------------------------------------------------------------
@@ -161,7 +182,6 @@ def csv_row(entry: AuditEntry) -> list[str]:
 # and what earlier flushes wrote, under a per-count lock, so a count is written once and never dropped
 # (stragglers counted after a flush go to the next one). Counts wait in the cache for TOKEN_COUNTS_KEPT.
 
-register_actions({"token.issued": "Token issued through the API"})
 
 TOKEN_ENTRIES_PER_MINUTE = 10  # entries of their own per caller (credential or session), project and minute
 TOKEN_COUNTS_KEPT = 24 * 3600  # seconds a count waits in the cache for its flush
@@ -192,6 +212,7 @@ def record_api_reveal(
     (a list belongs to no single project: only members who see every project read those entries)."""
     return record(
         "certificate.revealed",
+        actor=person(request),
         request=request,
         organization=request.membership.organization,
         project=project,
@@ -218,6 +239,7 @@ def record_token_issued(request, project, project_id: str, **details) -> None:
     if issued <= TOKEN_ENTRIES_PER_MINUTE:
         record(
             "token.issued",
+            actor=person(request),
             request=request,
             organization=membership.organization,
             project=project,

@@ -94,7 +94,9 @@ def update_organization(
     for field, change in changes.items():
         setattr(organization, field, change["new"])
     organization.save(update_fields=list(changes))
-    audit.record("org.updated", request=request, organization=organization, target=organization.name, **changes)
+    audit.record(
+        "org.updated", actor=actor, request=request, organization=organization, target=organization.name, **changes
+    )
     return organization
 
 
@@ -167,7 +169,9 @@ def create_role(actor: Membership, *, name, levels, all_projects=True, projects=
     role = Role(organization=actor.organization)
     _set_role_fields(role, name, levels, all_projects, projects)
     _check_grantable(actor, role, power, _project_ids(all_projects, projects))
-    audit.record("role.created", request=request, organization=actor.organization, target=name, levels=role.levels)
+    audit.record(
+        "role.created", actor=actor, request=request, organization=actor.organization, target=name, levels=role.levels
+    )
     return role
 
 
@@ -193,7 +197,9 @@ def update_role(actor: Membership, role: Role, *, name, levels, all_projects=Tru
     _set_role_fields(role, name, levels, all_projects, projects)
     _check_grantable(actor, role, power, new_project_ids)
     new = {"name": role.name, "levels": role.levels, "all_projects": role.all_projects, "projects": new_project_ids}
-    audit.record("role.updated", request=request, organization=actor.organization, target=name, old=old, new=new)
+    audit.record(
+        "role.updated", actor=actor, request=request, organization=actor.organization, target=name, old=old, new=new
+    )
     return role
 
 
@@ -208,7 +214,7 @@ def delete_role(actor: Membership, role: Role, *, request=None) -> None:
     role.invitations.all().delete()
     name = role.name
     role.delete()
-    audit.record("role.deleted", request=request, organization=actor.organization, target=name)
+    audit.record("role.deleted", actor=actor, request=request, organization=actor.organization, target=name)
 
 
 # Members ----------------------------------------------------------------------------------------
@@ -241,6 +247,7 @@ def change_member_role(actor: Membership, member: Membership, role: Role, *, req
     member.save(update_fields=["role"])
     audit.record(
         "member.role_changed",
+        actor=actor,
         request=request,
         organization=member.organization,
         target=member.user.email,
@@ -290,7 +297,7 @@ def remove_member(actor: Membership, member: Membership, *, request=None) -> Non
         raise RuleViolation("The organization needs at least one Admin; make someone else Admin first.")
     email = member.user.email
     member.delete()
-    audit.record("member.removed", request=request, organization=member.organization, target=email)
+    audit.record("member.removed", actor=actor, request=request, organization=member.organization, target=email)
 
 
 @transaction.atomic
@@ -355,7 +362,9 @@ def invite(actor: Membership, email: str, role: Role, *, request=None) -> Invita
         expires_at=now + settings.INVITATION_VALIDITY,
     )
     _send_invitation_mail(invitation, token, request)
-    audit.record("invitation.sent", request=request, organization=organization, target=email, role=role.name)
+    audit.record(
+        "invitation.sent", actor=actor, request=request, organization=organization, target=email, role=role.name
+    )
     return invitation
 
 
@@ -373,7 +382,9 @@ def resend_invitation(actor: Membership, invitation: Invitation, *, request=None
     invitation.status = Invitation.Status.PENDING
     invitation.save()
     _send_invitation_mail(invitation, token, request)
-    audit.record("invitation.resent", request=request, organization=invitation.organization, target=invitation.email)
+    audit.record(
+        "invitation.resent", actor=actor, request=request, organization=invitation.organization, target=invitation.email
+    )
     return invitation
 
 
@@ -385,7 +396,13 @@ def revoke_invitation(actor: Membership, invitation: Invitation, *, request=None
         raise RuleViolation("This invitation was already accepted; remove the member instead.")
     invitation.status = Invitation.Status.REVOKED
     invitation.save(update_fields=["status"])
-    audit.record("invitation.revoked", request=request, organization=invitation.organization, target=invitation.email)
+    audit.record(
+        "invitation.revoked",
+        actor=actor,
+        request=request,
+        organization=invitation.organization,
+        target=invitation.email,
+    )
     return invitation
 
 

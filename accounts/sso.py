@@ -378,6 +378,7 @@ def save_settings(
     config.save()
     audit.record(
         "sso.updated",
+        actor=actor,
         request=request,
         organization=organization,
         target=config.issuer,

@@ -93,7 +93,9 @@ class PasswordConfirmForm(Form):
         if locked_until(user.email, audit.client_ip(self.request)) is not None:
             raise forms.ValidationError("Too many wrong passwords. Wait a few minutes and try again.")
         if not user.check_password(password):
-            audit.record("auth.reauth_failed", request=self.request, target=user.email)
+            audit.record(
+                "auth.reauth_failed", actor=audit.person(self.request), request=self.request, target=user.email
+            )
             raise forms.ValidationError("That is not your password.")
         return password
 

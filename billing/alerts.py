@@ -36,7 +36,8 @@ from .models import AlertFiring, UsageAlert
 
 logger = logging.getLogger(__name__)
 
-audit.register_actions({"billing.alert_created": "Usage alert created", "billing.alert_deleted": "Usage alert deleted"})
+# Registered with accounts.audit when the app starts (apps.py).
+AUDIT_ACTIONS = {"billing.alert_created": "Usage alert created", "billing.alert_deleted": "Usage alert deleted"}
 
 MAX_ALERTS = 20
 MINUTES, AMOUNT = UsageAlert.Metric.MINUTES, UsageAlert.Metric.AMOUNT

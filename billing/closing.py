@@ -31,7 +31,8 @@ from .estimate import billed_minutes, billed_usage, month_seconds
 from .models import BillingProfile, PriceBook, Statement, StatementLine, bill_to_lines, invoice_number, month_end
 from .pricing import price_month, to_cents
 
-audit.register_actions({"billing.statement_issued": "Statement issued"})
+# Registered with accounts.audit when the app starts (apps.py).
+AUDIT_ACTIONS = {"billing.statement_issued": "Statement issued"}
 
 DUE_DAY = 6  # statements are deducted from the balance on the 6th of the month after the billed one
 
@@ -150,6 +151,7 @@ def close_organization_month(
     StatementLine.objects.bulk_create(statement_lines(statement, priced, adjustments))
     audit.record(
         "billing.statement_issued",
+        actor=None,
         organization=organization,
         target=statement.number,
         month=f"{month_start:%Y-%m}",

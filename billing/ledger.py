@@ -24,22 +24,21 @@ from django.db.models import Min
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import Organization
+from accounts.models import Membership, Organization
 from console.refusals import RuleViolation
 
 from . import settlement
 from .models import Statement, Transaction
 
-audit.register_actions(
-    {
-        "billing.payment_recorded": "Payment recorded",
-        "billing.refund_recorded": "Refund recorded",
-        "billing.adjustment_recorded": "Balance adjustment recorded",
-        "billing.statement_deducted": "Statement deducted from the balance",
-        "billing.suspended": "Organization suspended for an overdue invoice",
-        "billing.suspension_lifted": "Suspension lifted",
-    }
-)
+# Registered with accounts.audit when the app starts (apps.py).
+AUDIT_ACTIONS = {
+    "billing.payment_recorded": "Payment recorded",
+    "billing.refund_recorded": "Refund recorded",
+    "billing.adjustment_recorded": "Balance adjustment recorded",
+    "billing.statement_deducted": "Statement deducted from the balance",
+    "billing.suspended": "Organization suspended for an overdue invoice",
+    "billing.suspension_lifted": "Suspension lifted",
+}
 
 GRACE_DAYS = 5
 FORM_TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -113,6 +112,7 @@ def refresh_standing(organization: Organization, today: date | None = None) -> S
         organization.save(update_fields=["suspended_at", "suspended_reason"])
         audit.record(
             "billing.suspended",
+            actor=None,
             organization=organization,
             target=current.overdue_invoice,
             balance=str(current.balance),
@@ -121,7 +121,7 @@ def refresh_standing(organization: Organization, today: date | None = None) -> S
     elif current.status != SUSPENDED and organization.is_suspended:
         organization.suspended_at, organization.suspended_reason = None, ""
         organization.save(update_fields=["suspended_at", "suspended_reason"])
-        audit.record("billing.suspension_lifted", organization=organization, balance=str(current.balance))
+        audit.record("billing.suspension_lifted", actor=None, organization=organization, balance=str(current.balance))
     return current
 
 
@@ -228,8 +228,7 @@ def _check_statement(organization: Organization, statement: Statement | None) ->
 
 @transaction.atomic
 def record_payment(
-    actor,
-    organization,
+    actor: Membership,
     *,
     amount,
     method,
@@ -241,8 +240,10 @@ def record_payment(
     request=None,
 ):
     """A payment or top-up received: adds `amount` to the balance and pays `statement` first when given
-    (else the open statements, oldest first; see `billing.settlement`). AlreadyRecorded when `form_token`
-    was used already; SameReference when an earlier payment has this reference, unless `same_reference_ok`."""
+    (else the open statements, oldest first; see `billing.settlement`), for the member's organization.
+    AlreadyRecorded when `form_token` was used already; SameReference when an earlier payment has this
+    reference, unless `same_reference_ok`."""
+    organization = actor.organization
     today = timezone.now().date()
     occurred_on = occurred_on or today
     _check_amount(amount)
@@ -264,7 +265,7 @@ def record_payment(
         method=method,
         reference=reference,
         statement=statement,
-        recorded_by=actor,
+        recorded_by=actor.user,
     )
     audit.record(
         "billing.payment_recorded",
@@ -292,10 +293,11 @@ CORRECTIONS = {
 
 @transaction.atomic
 def record_correction(
-    actor, organization, *, correction, amount, reason, occurred_on=None, form_token=None, request=None
+    actor: Membership, *, correction, amount, reason, occurred_on=None, form_token=None, request=None
 ):
     """A refund ("refund") or a balance adjustment ("credit" adds, "debit" takes), with a reason.
     AlreadyRecorded when `form_token` was used already."""
+    organization = actor.organization
     today = timezone.now().date()
     occurred_on = occurred_on or today
     if correction not in CORRECTIONS:
@@ -315,7 +317,7 @@ def record_correction(
         amount=sign * amount,
         occurred_on=occurred_on,
         reason=reason.strip(),
-        recorded_by=actor,
+        recorded_by=actor.user,
     )
     audit.record(
         action,
@@ -357,7 +359,11 @@ def _deduct_for(organization: Organization, today: date) -> int:
             reason=f"Statement {statement.number}",
         )
         audit.record(
-            "billing.statement_deducted", organization=organization, target=statement.number, total=str(statement.total)
+            "billing.statement_deducted",
+            actor=None,
+            organization=organization,
+            target=statement.number,
+            total=str(statement.total),
         )
     refresh_standing(organization, today)
     return len(due)

@@ -16,13 +16,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.access import get_for_member, member_required, restrict
+from console.navigation import tabs
 from console.refusals import Immutable, RuleViolation
 from console.views import confirm, form_data, form_page
 
 from .models import PRICE_FIELDS, PriceBook, parse_bands
 from .price_book_forms import TIER_LABELS, PriceBookForm, next_month, plain_percent, plain_price
 from .services import delete_price_book_of, frozen_message, save_price_book
-from .tabs import billing_tabs
+from .tabs import BILLING_TABS
 
 
 def section() -> tuple[str, str]:
@@ -85,7 +86,7 @@ def price_books(request):
     own = restrict(PriceBook, membership).annotate(statement_count=Count("statements")).order_by("-effective_from")
     defaults = PriceBook.objects.filter(organization__isnull=True).order_by("-effective_from")
     context = {
-        "billing_tabs": billing_tabs(request, "price_books"),
+        "billing_tabs": tabs(request, "price_books", BILLING_TABS),
         "month": month,
         "in_force": book_row(in_force, in_force, month) if in_force else None,
         "own_rows": [book_row(book, in_force, month) for book in own],
@@ -124,7 +125,7 @@ def create_price_book(request):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            book = save_price_book(request, None, form.values())
+            book = save_price_book(request.membership, None, form.values(), request=request)
         except RuleViolation as refused:
             form.add_error(refused.field, str(refused))
         else:
@@ -152,7 +153,7 @@ def edit_price_book(request, pk):
     form = PriceBookForm(form_data(request), organization=request.membership.organization, book=book)
     if request.method == "POST" and form.is_valid():
         try:
-            book = save_price_book(request, book, form.values())
+            book = save_price_book(request.membership, book, form.values(), request=request)
         except Immutable:  # a statement was issued with it between the check above and now
             messages.error(request, frozen_message(book, "changed"))
             return redirect("billing:edit_price_book", pk=book.pk)
@@ -193,7 +194,7 @@ def delete_price_book(request, pk):
         return redirect("billing:price_books")
     if request.method == "POST":
         try:
-            delete_price_book_of(request, book)
+            delete_price_book_of(request.membership, book, request=request)
         except RuleViolation as error:
             messages.error(request, str(error))
         else:

@@ -7,21 +7,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from accounts import audit
-from accounts.models import Organization
+from accounts.models import Membership, Organization
 from console.refusals import Immutable, RuleViolation
 
 from .alerts import check_alerts
 from .models import PRICE_FIELDS, BillingProfile, PriceBook
 from .price_book_forms import effective_from_problem, plain_price
 
-audit.register_actions(
-    {
-        "billing.price_book_created": "Price book created",
-        "billing.price_book_changed": "Price book changed",
-        "billing.price_book_deleted": "Price book deleted",
-        "billing.details_changed": "Billing details changed",
-    }
-)
+# Registered with accounts.audit when the app starts (apps.py).
+AUDIT_ACTIONS = {
+    "billing.price_book_created": "Price book created",
+    "billing.price_book_changed": "Price book changed",
+    "billing.price_book_deleted": "Price book deleted",
+    "billing.details_changed": "Billing details changed",
+}
 
 
 def snapshot(book: PriceBook) -> dict:
@@ -33,10 +32,10 @@ def snapshot(book: PriceBook) -> dict:
 
 
 @transaction.atomic
-def save_price_book(request, book: PriceBook | None, values: dict) -> PriceBook:
+def save_price_book(actor: Membership, book: PriceBook | None, values: dict, *, request=None) -> PriceBook:
     """Create a book of the member's organization (`book` None) or change its unused `book`.
     RuleViolation (on effective_from) when the date is taken or billed meanwhile; Immutable when the book is used."""
-    organization = Organization.objects.select_for_update().get(pk=request.membership.organization_id)
+    organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
     if book is None:
         book, old = PriceBook(organization=organization, currency="USD"), None
     else:
@@ -55,11 +54,17 @@ def save_price_book(request, book: PriceBook | None, values: dict) -> PriceBook:
         raise RuleViolation(problem, field="effective_from") from error
     if old is None:
         audit.record(
-            "billing.price_book_created", request=request, organization=organization, target=str(book), **snapshot(book)
+            "billing.price_book_created",
+            actor=actor,
+            request=request,
+            organization=organization,
+            target=str(book),
+            **snapshot(book),
         )
     else:
         audit.record(
             "billing.price_book_changed",
+            actor=actor,
             request=request,
             organization=organization,
             target=str(book),
@@ -71,9 +76,9 @@ def save_price_book(request, book: PriceBook | None, values: dict) -> PriceBook:
 
 
 @transaction.atomic
-def delete_price_book_of(request, book: PriceBook) -> None:
+def delete_price_book_of(actor: Membership, book: PriceBook, *, request=None) -> None:
     """Immutable when a statement uses the book (also when one was issued a moment ago)."""
-    organization = Organization.objects.select_for_update().get(pk=request.membership.organization_id)
+    organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
     book = PriceBook.objects.filter(pk=book.pk, organization=organization).first()
     if book is None:
         return  # deleted by someone else meanwhile
@@ -83,7 +88,14 @@ def delete_price_book_of(request, book: PriceBook) -> None:
             book.delete()
     except ProtectedError as error:
         raise Immutable(frozen_message(book, "deleted")) from error
-    audit.record("billing.price_book_deleted", request=request, organization=organization, target=str(book), **values)
+    audit.record(
+        "billing.price_book_deleted",
+        actor=actor,
+        request=request,
+        organization=organization,
+        target=str(book),
+        **values,
+    )
     transaction.on_commit(lambda: check_alerts(organization))
 
 
@@ -95,14 +107,19 @@ def frozen_message(book: PriceBook, done: str) -> str:
 
 
 @transaction.atomic
-def save_billing_details(request, data: dict, changed: list[str]) -> BillingProfile:
+def save_billing_details(actor: Membership, data: dict, changed: list[str], *, request=None) -> BillingProfile:
     """Create or update the organization's billing profile, under its row lock, and audit the change."""
-    organization = Organization.objects.select_for_update().get(pk=request.membership.organization_id)
+    organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
     profile, _ = BillingProfile.objects.get_or_create(organization=organization)
     for name, value in data.items():
         setattr(profile, name, value)
     profile.save()
     audit.record(
-        "billing.details_changed", request=request, organization=organization, target=organization.name, fields=changed
+        "billing.details_changed",
+        actor=actor,
+        request=request,
+        organization=organization,
+        target=organization.name,
+        fields=changed,
     )
     return profile

@@ -10,6 +10,7 @@ from django.urls import reverse, reverse_lazy
 from accounts.access import get_for_member, member_required, restrict
 from console.changelist import Changelist, Column, Filter
 from console.csv_export import csv_download, inert
+from console.navigation import tabs
 from console.refusals import RuleViolation
 from console.views import form_data, form_page
 
@@ -20,7 +21,7 @@ from .invoice_pdf import invoice_pdf_bytes, money
 from .models import BillingProfile, SellerProfile, Statement, Transaction, bill_to_lines
 from .pricing import to_cents
 from .services import save_billing_details
-from .tabs import billing_tabs
+from .tabs import BILLING_TABS
 
 BILLING_SECTION = ("Billing", reverse_lazy("billing:overview"))
 LATEST = 5  # invoices and transactions on the overview
@@ -28,7 +29,7 @@ LATEST = 5  # invoices and transactions on the overview
 
 def tabbed(request, template: str, current: str, **context):
     """Render a billing page with the billing tabs on top."""
-    return render(request, template, {"billing_tabs": billing_tabs(request, current), **context})
+    return render(request, template, {"billing_tabs": tabs(request, current, BILLING_TABS), **context})
 
 
 def member_statements(membership, settled: settlement.Settlement):
@@ -43,8 +44,10 @@ def member_transactions(membership):
 # Overview and estimate ----------------------------------------------------------------------------
 
 
-def overview_card(organization) -> dict:
-    """The console overview's billing card: available balance, amount due, reserved balance, account status."""
+def overview_card(request) -> dict:
+    """The console overview's billing card (registered in billing.apps): available balance, amount due,
+    reserved balance, account status."""
+    organization = request.membership.organization
     settled = settlement.settle_organization(organization)
     return {
         "standing": ledger.standing(organization, settled=settled),
@@ -280,7 +283,7 @@ def record_payment(request):
     if request.method == "POST" and form.is_valid():
         data, was_suspended = form.cleaned_data, organization.is_suspended
         try:
-            ledger.record_payment(request.user, organization, request=request, **data)
+            ledger.record_payment(request.membership, request=request, **data)
         except ledger.AlreadyRecorded as replay:
             return already_recorded(request, replay.entry)
         except ledger.SameReference as warning:
@@ -310,7 +313,7 @@ def record_correction(request):
     if request.method == "POST" and form.is_valid():
         data, was_suspended = form.cleaned_data, organization.is_suspended
         try:
-            ledger.record_correction(request.user, organization, request=request, **data)
+            ledger.record_correction(request.membership, request=request, **data)
         except ledger.AlreadyRecorded as replay:
             return already_recorded(request, replay.entry)
         except RuleViolation as error:
@@ -341,7 +344,7 @@ def billing_details(request):
     form = BillingProfileForm(form_data(request), instance=profile or BillingProfile(organization=organization))
     if request.method == "POST" and form.is_valid():
         if form.has_changed():
-            save_billing_details(request, form.cleaned_data, form.changed_data)
+            save_billing_details(request.membership, form.cleaned_data, form.changed_data, request=request)
             messages.success(
                 request,
                 "Billing details saved. Invoices issued from now on show them; "

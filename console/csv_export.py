@@ -20,13 +20,14 @@ class _Echo:
 
 
 def csv_download(filename: str, header: list[str], rows: Iterable[list]) -> StreamingHttpResponse:
-    """Stream `header` then `rows` (evaluated lazily) as `filename`. Strings in rows must already be inert()."""
+    """Stream `header` then `rows` (evaluated lazily) as `filename`. Every text cell is made inert() here, so
+    no caller can forget it; numbers, dates and decimals are written as they are."""
     writer = csv.writer(_Echo())
 
     def lines():
         yield writer.writerow(header)
         for row in rows:
-            yield writer.writerow(row)
+            yield writer.writerow([inert(cell) if isinstance(cell, str) else cell for cell in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -5,4 +5,8 @@ class ProjectsConfig(AppConfig):
     name = "projects"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (cache invalidation)
+        from accounts import audit
+
+        from . import services, signals  # noqa: F401  (signals: cache invalidation)
+
+        audit.register_actions(services.AUDIT_ACTIONS)

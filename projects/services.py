@@ -26,25 +26,25 @@ from console.text import one_line
 
 from .models import Certificate, Project, new_certificate_value
 
-audit.register_actions(
-    {
-        "project.created": "Project created",
-        "role.scope_widened": "Role's data scope widened to a new project",
-        "project.updated": "Project settings changed",
-        "project.enabled": "Project enabled",
-        "project.disabled": "Project disabled",
-        "project.archived": "Project archived",
-        "project.unarchived": "Project restored from the archive",
-        "project.token_only": "Project switched to tokens only",
-        "certificate.revealed": "Certificate revealed",
-        "certificate.primary_enabled": "Primary certificate enabled",
-        "certificate.primary_reset": "Primary certificate reset",
-        "certificate.secondary_enabled": "Secondary certificate enabled",
-        "certificate.secondary_disabled": "Secondary certificate disabled",
-        "certificate.secondary_deleted": "Secondary certificate deleted",
-        "certificate.swapped": "Certificates swapped",
-    }
-)
+# Registered with accounts.audit when the app starts (apps.py).
+AUDIT_ACTIONS = {
+    "project.created": "Project created",
+    "role.scope_widened": "Role's data scope widened to a new project",
+    "project.updated": "Project settings changed",
+    "project.enabled": "Project enabled",
+    "project.disabled": "Project disabled",
+    "project.archived": "Project archived",
+    "project.unarchived": "Project restored from the archive",
+    "project.token_only": "Project switched to tokens only",
+    "certificate.revealed": "Certificate revealed",
+    "certificate.primary_enabled": "Primary certificate enabled",
+    "certificate.primary_reset": "Primary certificate reset",
+    "certificate.secondary_enabled": "Secondary certificate enabled",
+    "certificate.secondary_disabled": "Secondary certificate disabled",
+    "certificate.secondary_deleted": "Secondary certificate deleted",
+    "certificate.swapped": "Certificates swapped",
+    "project.recording_server": "Recording server changed",
+}
 
 
 # Projects ---------------------------------------------------------------------------------------
@@ -90,6 +90,7 @@ def create_project(
         project.roles.add(scoped_role)
         audit.record(
             "role.scope_widened",
+            actor=actor,
             request=request,
             organization=organization,
             project=project,
@@ -102,6 +103,7 @@ def create_project(
         _new_certificate(project, Certificate.Slot.PRIMARY)
     audit.record(
         "project.created",
+        actor=actor,
         request=request,
         organization=organization,
         project=project,
@@ -159,6 +161,7 @@ def update_project(actor: Membership, project: Project, *, name, use_case, regio
     if changes:
         audit.record(
             "project.updated",
+            actor=actor,
             request=request,
             organization=project.organization,
             project=project,
@@ -175,7 +178,14 @@ def set_enabled(actor: Membership, project: Project, enabled: bool, *, request=N
         project.enabled = enabled
         _touch(project, "enabled")
         action = "project.enabled" if enabled else "project.disabled"
-        audit.record(action, request=request, organization=project.organization, project=project, target=project.name)
+        audit.record(
+            action,
+            actor=actor,
+            request=request,
+            organization=project.organization,
+            project=project,
+            target=project.name,
+        )
     return project
 
 
@@ -190,7 +200,9 @@ def set_archived(actor: Membership, project: Project, archived: bool, *, request
     project.archived_at = timezone.now() if archived else None
     _touch(project, "archived_at")
     action = "project.archived" if archived else "project.unarchived"
-    audit.record(action, request=request, organization=project.organization, project=project, target=project.name)
+    audit.record(
+        action, actor=actor, request=request, organization=project.organization, project=project, target=project.name
+    )
     return project
 
 
@@ -227,14 +239,22 @@ def _begin_certificate_change(project: Project, expected_version: int | None) ->
     return project
 
 
-def _finish_certificate_change(project: Project, action: str, request, *, notify: bool, **details) -> None:
+def _finish_certificate_change(
+    actor: Membership, project: Project, action: str, request, *, notify: bool, **details
+) -> None:
     project.certificates_version += 1
     _touch(project, "certificates_version")
     audit.record(
-        action, request=request, organization=project.organization, project=project, target=project.name, **details
+        action,
+        actor=actor,
+        request=request,
+        organization=project.organization,
+        project=project,
+        target=project.name,
+        **details,
     )
     if notify:
-        actor_email = request.user.email if request is not None and request.user.is_authenticated else "the API"
+        actor_email = actor.user.email
         transaction.on_commit(lambda: _mail_admins(project, action, actor_email))
 
 
@@ -262,6 +282,7 @@ def reveal_certificate(actor: Membership, project: Project, slot: str, *, reques
     certificate = _require(project.certificate(slot), f"This project has no {slot} certificate.")
     audit.record(
         "certificate.revealed",
+        actor=actor,
         request=request,
         organization=project.organization,
         project=project,
@@ -285,7 +306,7 @@ def enable_primary(actor: Membership, project: Project, *, expected_version=None
         primary.enabled = True
         primary.save(update_fields=["enabled"])
     _finish_certificate_change(
-        project, "certificate.primary_enabled", request, notify=False, fingerprint=primary.fingerprint
+        actor, project, "certificate.primary_enabled", request, notify=False, fingerprint=primary.fingerprint
     )
     return primary
 
@@ -307,7 +328,7 @@ def enable_secondary(actor: Membership, project: Project, *, expected_version=No
         secondary.updated_at = timezone.now()
         secondary.save(update_fields=["enabled", "updated_at"])
     _finish_certificate_change(
-        project, "certificate.secondary_enabled", request, notify=False, fingerprint=secondary.fingerprint
+        actor, project, "certificate.secondary_enabled", request, notify=False, fingerprint=secondary.fingerprint
     )
     return secondary
 
@@ -340,6 +361,7 @@ def swap_certificates(actor: Membership, project: Project, *, expected_version=N
     project.last_rotation_at = now
     project.save(update_fields=["last_rotation_at"])
     _finish_certificate_change(
+        actor,
         project,
         "certificate.swapped",
         request,
@@ -361,7 +383,7 @@ def disable_secondary(actor: Membership, project: Project, *, expected_version=N
     secondary.updated_at = timezone.now()
     secondary.save(update_fields=["enabled", "updated_at"])
     _finish_certificate_change(
-        project, "certificate.secondary_disabled", request, notify=True, fingerprint=secondary.fingerprint
+        actor, project, "certificate.secondary_disabled", request, notify=True, fingerprint=secondary.fingerprint
     )
     return secondary
 
@@ -376,7 +398,9 @@ def delete_secondary(actor: Membership, project: Project, *, expected_version=No
         raise RuleViolation("Only a disabled secondary certificate can be deleted: disable it first.")
     fingerprint = secondary.fingerprint
     secondary.delete()
-    _finish_certificate_change(project, "certificate.secondary_deleted", request, notify=True, fingerprint=fingerprint)
+    _finish_certificate_change(
+        actor, project, "certificate.secondary_deleted", request, notify=True, fingerprint=fingerprint
+    )
 
 
 @asks_password
@@ -397,6 +421,7 @@ def reset_primary(actor: Membership, project: Project, *, expected_version=None,
         primary.updated_at = timezone.now()
         primary.save()
     _finish_certificate_change(
+        actor,
         project,
         "certificate.primary_reset",
         request,
@@ -419,13 +444,11 @@ def require_tokens(actor: Membership, project: Project, *, expected_version=None
         raise RuleViolation("Enable the primary certificate first, and deploy token generation to your servers.")
     project.mechanism = Project.Mechanism.SECURED
     project.save(update_fields=["mechanism"])
-    _finish_certificate_change(project, "project.token_only", request, notify=True)
+    _finish_certificate_change(actor, project, "project.token_only", request, notify=True)
     return project
 
 
 # Recording server (REST `recording_config`) -------------------------------------------------------
-
-audit.register_actions({"project.recording_server": "Recording server changed"})
 
 
 @transaction.atomic
@@ -453,6 +476,7 @@ def set_recording_server(actor: Membership, project: Project, address: str | Non
         _touch(project, "recording_server")
         audit.record(
             "project.recording_server",
+            actor=actor,
             request=request,
             organization=project.organization,
             project=project,

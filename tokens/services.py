@@ -19,7 +19,8 @@ from . import accesstoken2 as at2
 from . import rules
 from .grants import TokenGrant, describe, describe_legacy
 
-audit.register_actions({"token.generated": "Temp token generated"})
+# Registered with accounts.audit when the app starts (apps.py).
+AUDIT_ACTIONS = {"token.generated": "Temp token generated"}
 
 KINDS = {
     "rtc": "RTC",
@@ -154,6 +155,7 @@ def issue_temp_token(actor, project: Project, kind: str, params: dict, *, reques
     issued = build_token(project, kind, params)
     audit.record(
         "token.generated",
+        actor=actor,
         request=request,
         organization=project.organization,
         project=project,

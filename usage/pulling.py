@@ -33,12 +33,11 @@ from .signals import usage_updated
 
 logger = logging.getLogger(__name__)
 
-audit.register_actions(
-    {
-        "usage.pull_resumed": "Usage pull re-queued after its worker was lost",
-        "usage.pull_abandoned": "Usage pull failed after its worker was lost too often",
-    }
-)
+# Registered with accounts.audit when the app starts (apps.py).
+AUDIT_ACTIONS = {
+    "usage.pull_resumed": "Usage pull re-queued after its worker was lost",
+    "usage.pull_abandoned": "Usage pull failed after its worker was lost too often",
+}
 
 WINDOW_DAYS = 31
 # A lock not refreshed for this long is taken over: its holder died and no reaper released it (beat is not
@@ -399,6 +398,7 @@ def _record_reaped(run: PullRun, action: str) -> None:
     transaction.on_commit(metrics.runs_reaped.inc)
     audit.record(
         action,
+        actor=None,
         organization=run.organization,
         project=run.project,
         target=run.project.name if run.project else "All enabled projects",

@@ -78,7 +78,7 @@ def activity(acme, ops):
     services.update_project(
         ops, theirs, name="Secret launch", use_case="gaming", region="global", stage="live", request=by(ops.user)
     )
-    audit.record("role.created", organization=acme.organization, target="Night shift", levels={})
+    audit.record("role.created", actor=None, organization=acme.organization, target="Night shift", levels={})
     return mine, Project.objects.get(pk=theirs.pk)
 
 
@@ -259,7 +259,11 @@ def test_a_project_action_written_without_its_project_is_kept_from_scoped_member
     several), cannot be matched to a scope."""
     mine = acme.projects[0]
     entry = audit.record(
-        "certificate.revealed", organization=acme.organization, target="2 projects", project_ids=[mine.project_id]
+        "certificate.revealed",
+        actor=None,
+        organization=acme.organization,
+        target="2 projects",
+        project_ids=[mine.project_id],
     )
     assert entry.about_project and entry.project is None
     assert "2 projects" not in page_of(client_for(auditor.user))
@@ -268,7 +272,7 @@ def test_a_project_action_written_without_its_project_is_kept_from_scoped_member
 
 def test_an_entry_about_another_organizations_project_is_refused(acme, globex):
     with pytest.raises(ValueError):
-        audit.record("certificate.revealed", organization=acme.organization, project=globex.projects[0])
+        audit.record("certificate.revealed", actor=None, organization=acme.organization, project=globex.projects[0])
 
 
 # Entries written before projects were recorded --------------------------------------------------------

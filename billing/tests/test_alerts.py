@@ -5,7 +5,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts.models import AuditEntry, Membership, Notification, Role, User
@@ -197,12 +196,10 @@ def test_saving_a_price_book_checks_the_amount_alerts_at_once(acme, django_captu
     this_month_usage(acme, video_2k=minutes(20_000))  # USD 159.90 at list prices
     watching = create_alert(acme.membership("finance"), "amount", Decimal(200))
     assert not watching.firings.exists()
-    request = RequestFactory().post("/")
-    request.user, request.membership = acme.users["finance"], acme.membership("finance")
     values = {"effective_from": timezone.now().date().replace(day=1), "free_minutes": 0, "discount_bands": []}
     values.update({field: Decimal("20") for field in PRICE_FIELDS.values()})  # 20,000 x 20 / 1000 = USD 400
     with django_capture_on_commit_callbacks(execute=True):
-        save_price_book(request, None, values)
+        save_price_book(acme.membership("finance"), None, values)
     assert watching.firings.get().value == Decimal("400.00")
 
 

@@ -20,6 +20,7 @@ from billing.closing import close_month
 from billing.estimate import month_to_date
 from billing.forms import new_form_token
 from billing.models import BillingProfile, Statement, Transaction
+from conftest import member
 from usage.models import DailyUsage
 
 JANUARY, FEBRUARY = date(2026, 1, 1), date(2026, 2, 1)
@@ -69,7 +70,7 @@ def csv_rows(response) -> list[dict]:
 
 def test_the_overview_shows_balance_standing_and_the_latest_invoice(acme, client_for):
     statement = suspended(acme)
-    ledger.record_payment(acme.users["finance"], acme.organization, amount=Decimal("5.00"), method="card")
+    ledger.record_payment(member(acme.users["finance"], acme.organization), amount=Decimal("5.00"), method="card")
     html = text(client_for(acme.users["finance"]).get(reverse("billing:overview")))
     assert ledger.standing(acme.organization).balance == Decimal("-10.99")
     assert "USD -10.99" in html and 'class="figure negative"' in html
@@ -101,8 +102,7 @@ def test_a_new_organization_sees_explaining_empty_states(acme, client_for):
 def test_an_organization_in_arrears_is_told_when_it_will_be_suspended(acme, client_for):
     yesterday = timezone.now().date() - timedelta(days=1)
     ledger.record_correction(
-        acme.users["finance"],
-        acme.organization,
+        member(acme.users["finance"], acme.organization),
         correction="debit",
         amount=Decimal(3),
         reason="x",
@@ -129,7 +129,10 @@ def paid_and_pending(acme):
     january = january_statement(acme)
     ledger.deduct_due_statements(today=date(2026, 2, 6))
     ledger.record_payment(
-        acme.users["finance"], acme.organization, amount=Decimal(20), method="bank_transfer", reference="=SUM(A1)"
+        member(acme.users["finance"], acme.organization),
+        amount=Decimal(20),
+        method="bank_transfer",
+        reference="=SUM(A1)",
     )
     february = issue(acme, FEBRUARY, video_hd=12_000 * 60)
     return january, february
@@ -431,7 +434,7 @@ def test_finance_cannot_see_certificates(acme, client_for):
 
 
 def test_the_console_overview_shows_the_billing_card_to_billing_roles_only(acme, client_for):
-    ledger.record_payment(acme.users["finance"], acme.organization, amount=Decimal("1234.50"), method="card")
+    ledger.record_payment(member(acme.users["finance"], acme.organization), amount=Decimal("1234.50"), method="card")
     finance = text(client_for(acme.users["finance"]).get(reverse("overview")))
     assert "Available balance" in finance and "1,234.50" in finance and "In good standing" in finance
     engineer = text(client_for(acme.users["engineer"]).get(reverse("overview")))

@@ -13,6 +13,7 @@ from billing.closing import close_month
 from billing.ledger import ARREARS, GOOD, SUSPENDED, standing_from
 from billing.models import Transaction
 from billing.settlement import Bill, Funds, settle
+from conftest import member
 from console.refusals import Immutable, RuleViolation
 from projects.models import Project
 from projects.services import check_can_issue_tokens
@@ -91,7 +92,9 @@ def test_a_statement_is_deducted_on_its_due_date_once(acme, october_statement):
 
 def test_a_prepaid_balance_covers_the_statement(acme, october_statement):
     finance = acme.users["finance"]
-    ledger.record_payment(finance, acme.organization, amount=D("20.00"), method="card", occurred_on=date(2026, 10, 1))
+    ledger.record_payment(
+        member(finance, acme.organization), amount=D("20.00"), method="card", occurred_on=date(2026, 10, 1)
+    )
     ledger.deduct_due_statements(today=DUE + timedelta(days=30))
     acme.organization.refresh_from_db()
     assert ledger.standing(acme.organization).balance == D("10.10") and not acme.organization.is_suspended
@@ -117,10 +120,10 @@ def test_unpaid_five_days_after_the_due_date_suspends_until_paid(acme, october_s
     with pytest.raises(RuleViolation, match="suspended"):
         check_can_issue_tokens(Project.objects.get(pk=acme.projects[0].pk))
     finance = acme.users["finance"]
-    ledger.record_payment(finance, organization, amount=D("5.00"), method="bank_transfer", reference="part")
+    ledger.record_payment(member(finance, organization), amount=D("5.00"), method="bank_transfer", reference="part")
     organization.refresh_from_db()
     assert organization.is_suspended  # 4.90 still due
-    ledger.record_payment(finance, organization, amount=D("4.90"), method="bank_transfer", reference="rest")
+    ledger.record_payment(member(finance, organization), amount=D("4.90"), method="bank_transfer", reference="rest")
     organization.refresh_from_db()
     assert not organization.is_suspended and organization.suspended_reason == ""
     check_can_issue_tokens(Project.objects.get(pk=acme.projects[0].pk))
@@ -130,13 +133,15 @@ def test_unpaid_five_days_after_the_due_date_suspends_until_paid(acme, october_s
 
 def test_corrections_need_a_reason_and_move_the_balance_their_way(acme):
     finance = acme.users["finance"]
-    ledger.record_payment(finance, acme.organization, amount=D("100.00"), method="paypal")
-    ledger.record_correction(finance, acme.organization, correction="refund", amount=D("30"), reason="Overpaid")
-    ledger.record_correction(finance, acme.organization, correction="debit", amount=D("5"), reason="Bank fee")
-    ledger.record_correction(finance, acme.organization, correction="credit", amount=D("1.5"), reason="Goodwill")
+    ledger.record_payment(member(finance, acme.organization), amount=D("100.00"), method="paypal")
+    ledger.record_correction(member(finance, acme.organization), correction="refund", amount=D("30"), reason="Overpaid")
+    ledger.record_correction(member(finance, acme.organization), correction="debit", amount=D("5"), reason="Bank fee")
+    ledger.record_correction(
+        member(finance, acme.organization), correction="credit", amount=D("1.5"), reason="Goodwill"
+    )
     assert ledger.standing(acme.organization).balance == D("66.50")
     with pytest.raises(RuleViolation, match="reason"):
-        ledger.record_correction(finance, acme.organization, correction="refund", amount=D("1"), reason="  ")
+        ledger.record_correction(member(finance, acme.organization), correction="refund", amount=D("1"), reason="  ")
     assert Transaction.objects.filter(organization=acme.organization).count() == 4
 
 
@@ -153,12 +158,14 @@ def test_corrections_need_a_reason_and_move_the_balance_their_way(acme):
 )
 def test_bad_payments_are_refused_and_nothing_is_written(acme, amount, method, day, message):
     with pytest.raises(RuleViolation, match=message):
-        ledger.record_payment(acme.users["finance"], acme.organization, amount=amount, method=method, occurred_on=day)
+        ledger.record_payment(
+            member(acme.users["finance"], acme.organization), amount=amount, method=method, occurred_on=day
+        )
     assert not Transaction.objects.exists()
 
 
 def test_ledger_entries_cannot_be_edited_or_deleted(acme):
-    entry = ledger.record_payment(acme.users["finance"], acme.organization, amount=D("10"), method="card")
+    entry = ledger.record_payment(member(acme.users["finance"], acme.organization), amount=D("10"), method="card")
     entry.amount = D("1000")
     with pytest.raises(Immutable):
         entry.save()
@@ -170,7 +177,7 @@ def test_ledger_entries_cannot_be_edited_or_deleted(acme):
 
 
 def test_another_organizations_ledger_is_its_own(acme, globex, october_statement):
-    ledger.record_payment(globex.users["finance"], globex.organization, amount=D("10"), method="card")
+    ledger.record_payment(member(globex.users["finance"], globex.organization), amount=D("10"), method="card")
     ledger.deduct_due_statements(today=DUE + timedelta(days=10))
     globex.organization.refresh_from_db()
     acme.organization.refresh_from_db()

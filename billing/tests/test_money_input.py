@@ -20,7 +20,7 @@ from billing.fields import MoneyField, WholeNumberField
 from billing.forms import new_form_token
 from billing.models import PriceBook, Transaction, UsageAlert
 from billing.price_book_forms import next_month
-from conftest import run_together
+from conftest import member, run_together
 from console.refusals import RuleViolation
 from console.tests.api_helpers import Api
 from usage.models import DailyUsage
@@ -137,14 +137,14 @@ def test_the_correction_form_needs_a_token_too(acme, client_for):
 
 def test_the_ledger_writes_a_token_once(acme):
     finance, token = acme.users["finance"], new_form_token()
-    first = ledger.record_payment(finance, acme.organization, amount=D("5"), method="card", form_token=token)
+    first = ledger.record_payment(member(finance, acme.organization), amount=D("5"), method="card", form_token=token)
     with pytest.raises(ledger.AlreadyRecorded) as replay:
         ledger.record_correction(
-            finance, acme.organization, correction="credit", amount=D("1"), reason="x", form_token=token
+            member(finance, acme.organization), correction="credit", amount=D("1"), reason="x", form_token=token
         )
     assert replay.value.entry == first
     with pytest.raises(RuleViolation, match="reload the page"):
-        ledger.record_payment(finance, acme.organization, amount=D("5"), method="card", form_token="nope")
+        ledger.record_payment(member(finance, acme.organization), amount=D("5"), method="card", form_token="nope")
     assert Transaction.objects.count() == 1
 
 
@@ -183,7 +183,7 @@ def test_two_simultaneous_corrections_with_one_token_write_one_entry(postgres, a
 
     def refund():
         ledger.record_correction(
-            finance, acme.organization, correction="refund", amount=D("3"), reason="Overpaid", form_token=token
+            member(finance, acme.organization), correction="refund", amount=D("3"), reason="Overpaid", form_token=token
         )
 
     outcomes = run_together(refund, refund)
@@ -196,7 +196,9 @@ def test_two_simultaneous_corrections_with_one_token_write_one_entry(postgres, a
 
 def test_a_payment_with_an_earlier_payments_reference_waits_for_a_confirmation(acme, client_for):
     client = client_for(acme.users["finance"])
-    ledger.record_payment(acme.users["finance"], acme.organization, amount=D("20"), method="card", reference="TX-1")
+    ledger.record_payment(
+        member(acme.users["finance"], acme.organization), amount=D("20"), method="card", reference="TX-1"
+    )
     page = client.get(PAYMENT_URL)
     assert "Record it anyway" not in html_of(page)
     data = payment(form_token=token_on(page), reference="tx-1")
@@ -211,16 +213,18 @@ def test_a_payment_with_an_earlier_payments_reference_waits_for_a_confirmation(a
 
 
 def test_references_are_compared_within_the_organization_and_only_when_given(acme, globex):
-    ledger.record_payment(globex.users["finance"], globex.organization, amount=D("1"), method="card", reference="R-1")
-    finance = acme.users["finance"]
-    ledger.record_payment(finance, acme.organization, amount=D("1"), method="card", reference="R-1")
-    ledger.record_payment(finance, acme.organization, amount=D("1"), method="card")
-    ledger.record_payment(finance, acme.organization, amount=D("1"), method="card")
-    ledger.record_correction(finance, acme.organization, correction="credit", amount=D("1"), reason="R-2")
-    with pytest.raises(ledger.SameReference, match="R-1"):
-        ledger.record_payment(finance, acme.organization, amount=D("1"), method="card", reference="R-1")
     ledger.record_payment(
-        finance, acme.organization, amount=D("1"), method="card", reference="R-1", same_reference_ok=True
+        member(globex.users["finance"], globex.organization), amount=D("1"), method="card", reference="R-1"
+    )
+    finance = acme.users["finance"]
+    ledger.record_payment(member(finance, acme.organization), amount=D("1"), method="card", reference="R-1")
+    ledger.record_payment(member(finance, acme.organization), amount=D("1"), method="card")
+    ledger.record_payment(member(finance, acme.organization), amount=D("1"), method="card")
+    ledger.record_correction(member(finance, acme.organization), correction="credit", amount=D("1"), reason="R-2")
+    with pytest.raises(ledger.SameReference, match="R-1"):
+        ledger.record_payment(member(finance, acme.organization), amount=D("1"), method="card", reference="R-1")
+    ledger.record_payment(
+        member(finance, acme.organization), amount=D("1"), method="card", reference="R-1", same_reference_ok=True
     )
     assert Transaction.objects.filter(organization=acme.organization).count() == 5
 
@@ -242,12 +246,11 @@ def test_a_payment_dated_in_year_1_is_refused(acme, client_for, day):
 def test_the_ledger_refuses_a_year_1_value_date(acme):
     with pytest.raises(RuleViolation, match="cannot be before"):
         ledger.record_payment(
-            acme.users["finance"], acme.organization, amount=D("1"), method="card", occurred_on=date(1, 1, 1)
+            member(acme.users["finance"], acme.organization), amount=D("1"), method="card", occurred_on=date(1, 1, 1)
         )
     with pytest.raises(RuleViolation, match="cannot be before"):
         ledger.record_correction(
-            acme.users["finance"],
-            acme.organization,
+            member(acme.users["finance"], acme.organization),
             correction="credit",
             amount=D("1"),
             reason="x",

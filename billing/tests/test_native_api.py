@@ -8,6 +8,7 @@ import pytest
 from billing import ledger
 from billing.closing import close_month
 from billing.models import BillingProfile
+from conftest import member
 from console.tests.api_helpers import Api, message
 from usage.models import DailyUsage
 
@@ -37,7 +38,7 @@ def statements(acme, globex):
     close(globex, date(2026, 1, 1), 20_000)
     finance = acme.users["finance"]
     ledger.record_payment(
-        finance, acme.organization, amount=Decimal("20.00"), method="card", occurred_on=date(2026, 2, 1)
+        member(finance, acme.organization), amount=Decimal("20.00"), method="card", occurred_on=date(2026, 2, 1)
     )
     ledger._deduct_for(acme.organization, date(2026, 3, 7))  # January's and February's due dates have passed
     return january, february, march

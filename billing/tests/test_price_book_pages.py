@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import ProtectedError
-from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
@@ -269,12 +268,6 @@ def test_a_used_book_is_shown_frozen_and_cannot_be_changed(acme, client_for):
     assert 'value="0.66"' in html
 
 
-def finance_request(org):
-    request = RequestFactory().post("/")
-    request.user, request.membership = org.users["finance"], org.membership("finance")
-    return request
-
-
 def book_values(effective_from: date, price: str = "0.01") -> dict:
     values = {"effective_from": effective_from, "free_minutes": 0, "discount_bands": []}
     values.update({field: D(price) for field in PRICE_FIELDS.values()})
@@ -286,7 +279,7 @@ def test_a_statement_issued_during_an_edit_wins(acme):
     book = own_book(acme.organization, months_ago(3))
     issue_statement(acme, months_ago(2))
     with pytest.raises(Immutable):
-        save_price_book(finance_request(acme), book, book_values(date(2030, 1, 1)))
+        save_price_book(acme.membership("finance"), book, book_values(date(2030, 1, 1)))
     assert PriceBook.objects.get(pk=book.pk).effective_from == months_ago(3)
 
 
@@ -310,7 +303,7 @@ def test_a_book_created_while_its_month_closes_never_reprices_the_statement(post
     DailyUsage.objects.create(project=acme.projects[0], date=month.replace(day=10), audio=20_000 * 60)
     outcomes = run_together(
         lambda: close_month(month, organization=acme.organization, today=next_month(month)),
-        lambda: save_price_book(finance_request(acme), None, book_values(month)),
+        lambda: save_price_book(acme.membership("finance"), None, book_values(month)),
     )
     statement = Statement.objects.get(organization=acme.organization)
     created = PriceBook.objects.filter(organization=acme.organization).first()
@@ -330,7 +323,7 @@ def test_a_book_edited_while_its_month_closes_never_reprices_the_statement(postg
     DailyUsage.objects.create(project=acme.projects[0], date=month.replace(day=10), audio=20_000 * 60)
     outcomes = run_together(
         lambda: close_month(month, organization=acme.organization, today=next_month(month)),
-        lambda: save_price_book(finance_request(acme), book, book_values(next_month(month), "0.50")),
+        lambda: save_price_book(acme.membership("finance"), book, book_values(next_month(month), "0.50")),
     )
     statement = Statement.objects.get(organization=acme.organization)
     assert outcomes[0] is None

@@ -17,6 +17,7 @@ from billing.forms import new_form_token
 from billing.invoice_pdf import invoice_pdf_bytes
 from billing.models import PriceBook, Statement, Transaction, invoice_number
 from billing.tests.pdf_text import shown_text
+from conftest import member
 from console.refusals import RuleViolation
 from console.tests.api_helpers import Api
 from projects.models import Project
@@ -54,10 +55,8 @@ def not_due_yet(org, total: str, month: date = date(2026, 1, 1)) -> Statement:
 
 
 def pay(org, amount: str, *, day: date = TODAY, statement: Statement | None = None, reference: str = ""):
-    finance = org.users["finance"]
     return ledger.record_payment(
-        finance,
-        org.organization,
+        org.membership("finance"),
         amount=D(amount),
         method="bank_transfer",
         reference=reference,
@@ -188,8 +187,7 @@ def test_a_refund_reopens_the_newest_paid_invoice_until_a_later_payment(acme, cl
     february = bill(acme, date(2026, 2, 1), "7.98", issued_on=issued, due_date=TODAY + timedelta(days=5))
     pay(acme, "23.97", day=TODAY - timedelta(days=3), reference="BOTH")
     ledger.record_correction(
-        acme.users["finance"],
-        acme.organization,
+        member(acme.users["finance"], acme.organization),
         correction="refund",
         amount=D("5.00"),
         reason="Goodwill",

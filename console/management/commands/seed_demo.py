@@ -131,8 +131,7 @@ def pay_demo_statement(organization, statement: Statement, today: date) -> None:
         return
     issued_on = statement.issued_at.astimezone(UTC).date()
     ledger.record_payment(
-        User.objects.get(email="finance@acme.test"),
-        organization,
+        Membership.objects.get(organization=organization, user__email="finance@acme.test"),
         amount=statement.total,
         method=Transaction.Method.BANK_TRANSFER,
         reference=reference,

@@ -33,7 +33,7 @@ def restrict(queryset: QuerySet | type[Model], membership: Membership) -> QueryS
 
 def scope_ids(membership: Membership):
     """The ids of the projects a scoped member may see (read once per request by the middleware)."""
-    ids = getattr(membership.role, "scoped_project_ids", None)
+    ids = membership.role.scoped_project_ids
     return ids if ids is not None else membership.role.projects.values_list("pk", flat=True)
 
 

@@ -1,3 +1,20 @@
+"""The current member of every request: which organization the session works in, and the member's role in it.
+
+What `CurrentMembershipMiddleware` attaches, before any view runs:
+- `request.membership` (Membership | None): the signed-in person's membership in the organization chosen in
+  this session (`request.session["organization_id"]`, kept up to date here), or their first one; None when
+  signed out, when the person belongs to no organization, or when a single sign-on session is confined to an
+  organization they have left. Its `organization` and `role` are loaded. An API call signed with a Customer
+  ID and Secret then gets, from accounts.api_auth, the membership its credential acts for instead.
+- `request.membership.role.scoped_project_ids` (declared on accounts.models.Role): the pks of the projects a
+  scoped role may see, read once by `load_membership`; None when the role sees every project.
+
+Memberships are cached (generation ACCESS, console.cache); every change to memberships, roles and
+organizations retires the cached copies (accounts.signals). A session held back by its organization's
+two-factor or single sign-on policy is answered here (two_factor.send_to_setup, sso.send_to_provider)
+instead of by the view.
+"""
+
 from console.cache import cached
 
 from . import sso, two_factor

@@ -110,6 +110,12 @@ class Role(models.Model):
 
     organization_path = "organization"  # see accounts.access.restrict
 
+    # Not a column. accounts.middleware.load_membership sets it on the role of each membership it loads
+    # (for the pages, and through accounts.api_credentials for the APIs), so that a request reads its project
+    # scope once: the pks of the projects a scoped role may see. None when the role sees every project
+    # (all_projects), or on a role loaded anywhere else; accounts.access.scope_ids then queries role.projects.
+    scoped_project_ids: frozenset[int] | None = None
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="roles")
     name = models.CharField(max_length=60)
     builtin_key = models.CharField(max_length=40, blank=True, help_text="Set for built-in roles, which cannot change.")

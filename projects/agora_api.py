@@ -59,9 +59,9 @@ from console.refusals import RuleViolation
 from console.text import LINE_MAX
 
 from . import services
-from .facts import PROJECTS
+from .agora_serializers import AgoraProjectSerializer, agora_project, agora_projects
 from .models import Project, fingerprint
-from .serializers import AgoraProjectSerializer, agora_project, agora_projects
+from .token_cache import PROJECTS
 
 NOT_FOUND = "project not exist"
 TAG = "Agora-compatible: projects"

@@ -3,8 +3,8 @@ from django.dispatch import receiver
 
 from console.cache import bump
 
-from .facts import PROJECTS
 from .models import Certificate, Project
+from .token_cache import PROJECTS
 
 
 @receiver([post_save, post_delete], sender=Project)

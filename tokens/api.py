@@ -18,7 +18,7 @@ from accounts.access import in_scope, module_permission
 from console import metrics
 from console.api import error
 from projects import certificate_use
-from projects.facts import token_facts
+from projects.token_cache import token_facts
 
 from .accesstoken2 import TokenError
 from .services import KINDS, RTC_PRIVILEGE_EXPIRES, build_with_credentials

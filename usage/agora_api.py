@@ -5,7 +5,7 @@ projects/agora_api.py; usage "view" is needed.
 - The answer comes from DailyUsage (what the console pulled from its upstream, the figures bills use), for
   the member's organization and project scope: one entry per day of the range, zeros for days without a
   row, for the asked `business` (default "default").
-- The question is checked exactly as Agora (and the sandbox) check it (usage/serializers.py): from_date and
+- The question is checked exactly as Agora (and the sandbox) check it (usage/agora_serializers.py): from_date and
   to_date strictly YYYY-MM-DD, from <= to, at most a year; 400 otherwise. A project of another organization
   or outside the scope is 404 {"message": "project not exist"}. Archived projects keep their usage, as on the
   usage pages.
@@ -19,8 +19,8 @@ from accounts.access import module_permission, restrict
 from console.api import error
 from projects.models import Project
 
+from .agora_serializers import QueryError, UsageAnswerSerializer, parse_query, usage_answer
 from .models import BUSINESSES, DURATION_FIELDS, DailyUsage
-from .serializers import QueryError, UsageAnswerSerializer, parse_query, usage_answer
 
 COLUMNS = {column: name for name, column in DURATION_FIELDS.items()}  # our column -> Agora's field
 

@@ -4,7 +4,7 @@ projects with synthetic usage, over real HTTP. On only when USAGE_SANDBOX is tru
 It authenticates like the real API (HTTP Basic with a Customer ID and Secret: here, those of an
 organization's sandbox upstream) and validates parameters the same way (400 with {"message": ...}).
 Its shapes and checks are the ones the console's own Agora-compatible API uses: the project object from
-projects/serializers.py, the usage question and answer from usage/serializers.py.
+projects/agora_serializers.py, the usage question and answer from usage/agora_serializers.py.
 USAGE_SANDBOX_FAULTS (tests only) makes it misbehave: errors, 429 with Retry-After, slow or malformed answers.
 """
 
@@ -18,11 +18,11 @@ from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
+from projects.agora_serializers import agora_projects
 from projects.models import Project
-from projects.serializers import agora_projects
 
+from .agora_serializers import QueryError, parse_query, usage_answer
 from .models import Upstream
-from .serializers import QueryError, parse_query, usage_answer
 from .synthetic import usage_for_day
 
 

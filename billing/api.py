@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from accounts.access import get_for_member, restrict
 from console.api import Conflict, ErrorSerializer, ModulePermissionMixin
+from console.dates import month_start
 
 from .api_serializers import (
     STATUSES,
@@ -41,10 +42,10 @@ class StatementFilter(django_filters.FilterSet):
         fields = ["month_from", "month_to", "status"]
 
     def filter_month_from(self, queryset, name, value):
-        return queryset.filter(month__gte=value.replace(day=1))
+        return queryset.filter(month__gte=month_start(value))
 
     def filter_month_to(self, queryset, name, value):
-        return queryset.filter(month__lte=value.replace(day=1))
+        return queryset.filter(month__lte=month_start(value))
 
     def filter_status(self, queryset, name, value):
         return queryset.filter(status=value)  # annotated by with_settlement

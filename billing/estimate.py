@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import Sum
-from django.utils import timezone
 
+from console.dates import utc_today
 from usage.minutes import month_to_date_range, period_minutes
 from usage.models import DURATION_FIELDS, DailyUsage
 
@@ -50,7 +50,7 @@ def month_seconds(organization, day_from: date, day_to: date) -> dict[str, int]:
 
 
 def month_to_date(organization, today: date | None = None) -> Estimate:
-    month_start, today = month_to_date_range(today or timezone.now().date())
+    month_start, today = month_to_date_range(today or utc_today())
     book = PriceBook.book_for(organization, month_start)
     priced = price_month(billed_minutes(organization, month_start, today), book.prices())
     return Estimate(organization.pk, month_start, today, book, priced)

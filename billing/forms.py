@@ -2,8 +2,8 @@ import secrets
 from decimal import Decimal
 
 from django import forms
-from django.utils import timezone
 
+from console.dates import utc_today
 from console.forms import Form, ModelForm
 
 from . import ledger, settlement
@@ -33,7 +33,7 @@ def amount_field(help_text: str) -> MoneyField:
 
 
 def value_date_field() -> forms.DateField:
-    return forms.DateField(label="Date", initial=lambda: timezone.now().date(), widget=DateInput)
+    return forms.DateField(label="Date", initial=utc_today, widget=DateInput)
 
 
 class LedgerEntryForm(Form):
@@ -48,7 +48,7 @@ class LedgerEntryForm(Form):
     def __init__(self, data=None, *, organization):
         super().__init__(data)
         self.organization = organization
-        earliest, today = ledger.earliest_value_date(organization), timezone.now().date()
+        earliest, today = ledger.earliest_value_date(organization), utc_today()
         field = self.fields["occurred_on"]
         field.widget.attrs.update(min=f"{earliest:%Y-%m-%d}", max=f"{today:%Y-%m-%d}")
         field.help_text = (

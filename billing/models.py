@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from console.append_only import AppendOnlyModel
+from console.dates import month_end
 from console.refusals import Immutable
 from console.text import TEXT_MAX, length_at_most
 
@@ -230,11 +231,6 @@ def bill_to_lines(organization: Organization, profile: "BillingProfile | None") 
     if profile.billing_email:
         lines.append(profile.billing_email)
     return lines
-
-
-def month_end(month_start: date) -> date:
-    next_month = (month_start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return next_month - timedelta(days=1)
 
 
 def invoice_number(month_start: date, sequence: int) -> str:

@@ -6,16 +6,17 @@ commits whole or not at all, and what was already issued or deducted is skipped 
 """
 
 from celery import shared_task
-from django.utils import timezone
 
-from .closing import close_month, previous_month
+from console.dates import previous_month, utc_today
+
+from .closing import close_month
 from .ledger import deduct_due_statements
 
 
 @shared_task
 def close_previous_month() -> int:
     """On the 1st (UTC): issue last month's statements. Idempotent. Returns how many were issued."""
-    return len(close_month(previous_month(timezone.now().date())))
+    return len(close_month(previous_month(utc_today())))
 
 
 @shared_task

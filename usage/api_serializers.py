@@ -2,10 +2,10 @@
 
 from datetime import timedelta
 
-from django.utils import timezone
 from rest_framework import serializers
 
 from console.api import ModelSerializer, Serializer
+from console.dates import month_start, utc_today
 
 from .models import BUSINESSES, TIER_LABELS, DailyUsage
 from .report import COLUMNS, TIERS, Row
@@ -59,8 +59,8 @@ class SummaryQuerySerializer(Serializer):
     )
 
     def validate(self, data):
-        day_to = data.get("date_to") or timezone.now().date()
-        day_from = data.get("date_from") or day_to.replace(day=1)
+        day_to = data.get("date_to") or utc_today()
+        day_from = data.get("date_from") or month_start(day_to)
         if day_from > day_to:
             raise serializers.ValidationError(f"date_from {day_from} is after date_to {day_to}.")
         if day_to - day_from >= timedelta(days=MAX_DAYS):

@@ -5,9 +5,9 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.utils import timezone
 from django.utils.html import escape
 
+from console.dates import utc_today
 from console.forms import Form
 from projects.models import Project
 
@@ -198,7 +198,7 @@ class BackfillForm(Form):
         self.allow_all = allow_all
         self.fields["project"].choices = choices
         self.fields["project"].required = False
-        today = timezone.now().date()
+        today = utc_today()
         self.fields["date_to"].widget.attrs["max"] = today.isoformat()
         self.fields["date_from"].widget.attrs["max"] = today.isoformat()
         self.initial.setdefault("date_from", today - timedelta(days=30))
@@ -215,7 +215,7 @@ class BackfillForm(Form):
     def clean(self):
         data = super().clean()
         day_from, day_to = data.get("date_from"), data.get("date_to")
-        today = timezone.now().date()  # UTC, like the upstream's days
+        today = utc_today()  # like the upstream's days
         if day_to and day_to > today:
             self.add_error("date_to", f"The end date cannot be after today ({today.isoformat()}, UTC).")
         if day_from and day_to and day_from > day_to:

@@ -14,7 +14,6 @@ reference.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,6 +21,8 @@ from functools import cached_property
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
+
+from console.dates import month_end, month_start, next_month
 
 from . import minutes as billable
 from .models import BUSINESSES, DURATION_FIELDS, TIER_LABELS, DailyUsage
@@ -83,8 +84,7 @@ class Row:
         """A month row that the range covers only in part."""
         if self.is_total or self.granularity != "month":
             return False
-        last = calendar.monthrange(self.start.year, self.start.month)[1]
-        return self.start.day != 1 or self.end.day != last
+        return self.start.day != 1 or self.end.day != month_end(self.start).day
 
     def tier_seconds(self) -> tuple[int, ...]:
         """Seconds per billing tier (in TIERS order): legacy HD+ counted with HD, as billed."""
@@ -194,7 +194,7 @@ def usage_report(
     count = 0
     for values in usage.values("date").annotate(**aggregates).order_by():
         day = values["date"]
-        period_sums = sums.setdefault(day if granularity == "day" else day.replace(day=1), [0] * _WIDTH)
+        period_sums = sums.setdefault(day if granularity == "day" else month_start(day), [0] * _WIDTH)
         day_values = [int(values[f"sum_{column}"] or 0) for column in COLUMNS] + list(billable.read_minutes(values))
         for index, value in enumerate(day_values):
             period_sums[index] += value
@@ -218,14 +218,10 @@ def _period_starts(day_from: date, day_to: date, granularity: str) -> Iterator[d
         for offset in range((day_to - day_from).days + 1):
             yield day_from + timedelta(days=offset)
         return
-    current = day_from.replace(day=1)
+    current = month_start(day_from)
     while current <= day_to:
         yield current
-        current = _next_month(current)
-
-
-def _next_month(first: date) -> date:
-    return date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+        current = next_month(current)
 
 
 def _period_bounds(start, granularity: str, day_from: date, day_to: date) -> tuple[date, date]:
@@ -234,7 +230,7 @@ def _period_bounds(start, granularity: str, day_from: date, day_to: date) -> tup
         start = start.date()
     if granularity == "day":
         return start, start
-    return max(start, day_from), min(_next_month(start) - timedelta(days=1), day_to)
+    return max(start, day_from), min(month_end(start), day_to)
 
 
 # Overview card ---------------------------------------------------------------------------------------------

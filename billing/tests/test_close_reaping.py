@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry, Organization
 from billing import closing
-from billing.closing import close_month, previous_month
+from billing.closing import close_month
 from billing.estimate import month_to_date
-from billing.models import Statement, month_end
+from billing.models import Statement
 from conftest import make_org
+from console.dates import month_end, previous_month
 from usage.models import DailyUsage
 from usage.tests.worker_process import Workers, broker, wait_for  # noqa: F401  (broker: the fixture)
 

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from accounts.models import AuditEntry
 from billing import tasks
-from billing.closing import close_month, due_date_for, previous_month
+from billing.closing import close_month, due_date_for
 from billing.estimate import month_to_date
-from billing.models import PriceBook, Statement, StatementLine, month_end
+from billing.models import PriceBook, Statement, StatementLine
 from conftest import run_together
+from console.dates import month_end, previous_month
 from console.refusals import Immutable
 from usage.models import DailyUsage
 
@@ -173,7 +174,7 @@ def test_the_due_date_is_the_sixth_of_the_next_month():
 
 def test_the_beat_task_closes_the_previous_month(acme, monkeypatch):
     add_usage(acme.projects[0], date(2026, 10, 3), audio=20_000 * 60)
-    monkeypatch.setattr(tasks.timezone, "now", lambda: datetime(2026, 11, 1, 0, 30, tzinfo=UTC))
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 11, 1, 0, 30, tzinfo=UTC))
     assert tasks.close_previous_month() == 1
     assert tasks.close_previous_month() == 0
 

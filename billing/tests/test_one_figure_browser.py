@@ -12,8 +12,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing.closing import close_month, previous_month
+from billing.closing import close_month
 from conftest import label, sign_in
+from console.dates import previous_month
 from usage.models import DailyUsage
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
 from billing import ledger
-from billing.models import Statement, Transaction, month_end
+from billing.models import Statement, Transaction
+from console.dates import month_end
 from console.devkeys import new_fernet_key, read_or_create
 from projects.models import Project
 from usage.models import DailyUsage, PullRun

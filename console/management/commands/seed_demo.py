@@ -8,8 +8,9 @@ from django.utils import timezone
 from accounts.models import Membership, Organization, User
 from accounts.services import create_organization, ensure_builtin_roles
 from billing import ledger
-from billing.closing import close_month, previous_month
-from billing.models import Statement, Transaction, month_end
+from billing.closing import close_month
+from billing.models import Statement, Transaction
+from console.dates import next_month, previous_month, utc_today
 from projects import services as project_services
 from projects.models import Project
 from usage.client import UpstreamClient
@@ -88,7 +89,7 @@ class Command(BaseCommand):
     def pull_usage(self, organization) -> None:
         """90 days of usage from the sandbox, over real HTTP, through the same code as the Celery jobs."""
         upstream = organization.upstream
-        today = timezone.now().date()
+        today = utc_today()
         run = create_run(organization, today - timedelta(days=DEMO_USAGE_DAYS - 1), today, trigger=PullRun.Trigger.DEMO)
         with local_sandbox() as sandbox_url:
             client = UpstreamClient(sandbox_url, upstream.customer_id, upstream.customer_secret)
@@ -119,7 +120,7 @@ class Command(BaseCommand):
 
 def issue_time(month: date, now: datetime) -> datetime:
     """02:00 UTC on the 1st of the month after `month`, or `now` when that is still to come."""
-    first = month_end(month) + timedelta(days=1)
+    first = next_month(month)
     return min(datetime.combine(first, time(DEMO_ISSUE_HOUR), tzinfo=UTC), now)
 
 

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from console.forms import Form
 from console.refusals import RuleViolation
-from console.views import confirm, form_data
+from console.views import confirm_then_act, form_data
 
 from . import api_credentials
 from .access import get_for_member, member_required, require, restrict
@@ -127,14 +127,12 @@ def _key_and_secret(customer_id: str, secret: str, endpoint: str) -> str:
 @require_http_methods(["GET", "POST"])
 def delete_credential(request, pk):
     pair = get_for_member(request.membership, ApiCredential.objects.select_related("membership__user"), pk=pk)
-    if request.method == "POST":
-        api_credentials.delete_credential(request.membership, pair, request=request)
-        messages.success(request, f"The pair {pair.customer_id} was deleted. Requests signed with it now get 401.")
-        return redirect("api_credentials")
     label = f"“{pair.name}” ({pair.customer_id})" if pair.name else pair.customer_id
     last_used = f"last used {pair.last_used_at:%Y-%m-%d %H:%M} UTC" if pair.last_used_at else "never used"
-    return confirm(
+    return confirm_then_act(
         request,
+        act=lambda: api_credentials.delete_credential(request.membership, pair, request=request),
+        done=f"The pair {pair.customer_id} was deleted. Requests signed with it now get 401.",
         title="Delete this API credential?",
         message=f"The pair {label} ({last_used}) is deleted for good.",
         consequences=[

@@ -28,6 +28,7 @@ def console_path(request, url: str) -> str | None:
 
 
 @member_required()
+@require_safe
 def notifications(request):
     changelist = Changelist(
         request,

@@ -30,6 +30,7 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_GET
 
 from console.cache import cached
 from console.refusals import RuleViolation
@@ -122,6 +123,7 @@ def login_view(request, provider_id):
     return OAuth2LoginView.adapter_view(VerifyingAdapter(request, provider_id))(request)
 
 
+@require_GET  # the provider redirects back with the code in the query string
 def callback_view(request, provider_id):
     if config_for_provider_id(provider_id) is None:
         raise Http404("No such single sign-on.")

@@ -8,7 +8,8 @@ here or on allauth's page (/accounts/reauthenticate/, asked before two-factor ch
 The rule lives on the services, in one place: a service marked `@asks_password` refuses a request from a
 browser session that has not confirmed the password lately, whichever door the request came through (a
 page, the native API or Agora's API). Callers with an API credential, and commands (no request), are not
-asked: they hold no session password to re-enter. Pages read `needs_password` to offer the field.
+asked: they hold no session password to re-enter. Pages ask through console.views.confirm_then_act
+(`asks_password=service_asks_password(service)`), which offers the field when `needs_password`.
 """
 
 from functools import wraps
@@ -74,6 +75,11 @@ def asks_password(service):
 
     guarded.asks_password = True
     return guarded
+
+
+def service_asks_password(service) -> bool:
+    """True for a service marked @asks_password: its confirmation page offers the password field."""
+    return getattr(service, "asks_password", False)
 
 
 class PasswordConfirmForm(Form):

@@ -3,15 +3,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from console.changelist import Changelist, Column, Filter
 from console.csv_export import csv_download
 from console.refusals import RuleViolation
-from console.views import confirm, form_data, form_page
+from console.views import confirm_then_act, form_data, form_page
 
 from . import audit, services, sso, two_factor
 from .access import get_for_member, member_required, restrict
@@ -29,7 +29,7 @@ from .forms import (
 )
 from .middleware import SESSION_KEY
 from .models import Invitation, Membership, Role, SingleSignOn
-from .sudo import confirm_identity, confirmation_form
+from .sudo import service_asks_password
 
 MEMBERS_SECTION = ("Members & Roles", reverse_lazy("members"))
 
@@ -37,6 +37,7 @@ MEMBERS_SECTION = ("Members & Roles", reverse_lazy("members"))
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def profile(request):
     form = ProfileForm(form_data(request), instance=request.user)
     if request.method == "POST" and form.is_valid():
@@ -53,6 +54,7 @@ def not_offered(request, **kwargs):
     raise Http404("This page is not offered here.")
 
 
+@require_safe
 def old_reset_link(request, uidb64, token):
     """Reset links mailed before the sign-in pages moved: they no longer work, so say so and offer a new one."""
     messages.info(request, "That password reset link has expired. Ask for a new one below.")
@@ -63,6 +65,7 @@ def old_reset_link(request, uidb64, token):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def create_organization(request):
     form = OrganizationForm(form_data(request))
     if request.method == "POST" and form.is_valid():
@@ -111,20 +114,17 @@ def leave_organization(request):
     # The confirmation names the organization it was shown for: a second post, or one from a tab opened
     # before switching, must not leave whichever organization the session points to by then.
     form = LeaveOrganizationForm(form_data(request), initial={"organization": organization.pk})
-    if request.method == "POST":
-        if not form.is_valid() or form.cleaned_data["organization"] != organization.pk:
-            messages.error(request, "That confirmation was for another organization; nothing was changed.")
-            return redirect("overview")
-        try:
-            services.leave_organization(membership, request=request)
-        except RuleViolation as error:
-            messages.error(request, str(error))
-            return redirect("overview")
+
+    def leave():
+        if form.cleaned_data["organization"] != organization.pk:
+            raise RuleViolation("That confirmation was for another organization; nothing was changed.")
+        services.leave_organization(membership, request=request)
         request.session.pop(SESSION_KEY, None)
-        messages.success(request, f"You left {organization.name}.")
-        return redirect("overview")
-    return confirm(
+
+    return confirm_then_act(
         request,
+        act=leave,
+        done=f"You left {organization.name}.",
         title=f"Leave {organization.name}?",
         message=f"You will lose access to {organization.name} at once.",
         consequences=["Your account stays, with your other organizations.", "An Admin can invite you again later."],
@@ -135,6 +135,7 @@ def leave_organization(request):
 
 
 @member_required("members", "edit")
+@require_http_methods(["GET", "POST"])
 def organization_settings(request):
     organization = request.membership.organization
     form = OrganizationSettingsForm(form_data(request), instance=organization)
@@ -213,6 +214,7 @@ def single_sign_on_entry(request):
 
 
 @member_required("members")
+@require_safe
 def member_list(request):
     membership = request.membership
     members = Changelist(
@@ -242,6 +244,7 @@ def member_list(request):
 
 
 @member_required("members")
+@require_safe
 def invitation_list(request):
     membership = request.membership
     invitations = Changelist(
@@ -269,6 +272,7 @@ def invitation_list(request):
 
 
 @member_required("members", "edit")
+@require_http_methods(["GET", "POST"])
 def invite_member(request):
     form = InviteForm(form_data(request), actor=request.membership)
     if request.method == "POST" and form.is_valid():
@@ -292,6 +296,7 @@ def invite_member(request):
 
 
 @member_required("members", "edit")
+@require_http_methods(["GET", "POST"])
 def change_member_role(request, pk):
     member = get_for_member(request.membership, Membership.objects.select_related("user", "role"), pk=pk)
     form = MemberRoleForm(form_data(request), actor=request.membership, initial={"role": member.role})
@@ -314,20 +319,14 @@ def change_member_role(request, pk):
 
 
 @member_required("members", "edit")
+@require_http_methods(["GET", "POST"])
 def remove_member(request, pk):
     member = get_for_member(request.membership, Membership.objects.select_related("user"), pk=pk)
-    if request.method == "POST":
-        try:
-            services.remove_member(request.membership, member, request=request)
-        except RuleViolation as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, f"{member.user.email} was removed from {member.organization.name}.")
-            if member.user_id == request.user.id:
-                return redirect("overview")
-        return redirect("members")
-    return confirm(
+    return confirm_then_act(
         request,
+        act=lambda: services.remove_member(request.membership, member, request=request),
+        done=f"{member.user.email} was removed from {member.organization.name}.",
+        done_url=reverse("overview") if member.user_id == request.user.id else reverse("members"),
         title=f"Remove {member.user.email}?",
         message=f"{member.user.email} will lose access to {member.organization.name} at once.",
         consequences=["Their account stays; they can be invited again later."],
@@ -338,6 +337,7 @@ def remove_member(request, pk):
 
 
 @member_required("members", "edit")
+@require_http_methods(["GET", "POST"])
 def make_owner(request, pk):
     """Hand the organization over to another Admin; the service holds the rules and asks for the password."""
     member = get_for_member(request.membership, Membership.objects.select_related("user", "role"), pk=pk)
@@ -346,18 +346,12 @@ def make_owner(request, pk):
         # A refusal, not a 403: an Admin who is not the owner, or the former owner's second click.
         messages.error(request, f"Only the owner of {organization.name} can hand over ownership.")
         return redirect("members")
-    form = confirmation_form(request)
-    if request.method == "POST" and confirm_identity(request, form):
-        try:
-            services.transfer_ownership(request.membership, member, request=request)
-        except RuleViolation as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, f"{member.user.email} now owns {organization.name}; you stay an Admin.")
-        return redirect("members")
     email = member.user.email
-    return confirm(
+    return confirm_then_act(
         request,
+        act=lambda: services.transfer_ownership(request.membership, member, request=request),
+        done=f"{email} now owns {organization.name}; you stay an Admin.",
+        asks_password=service_asks_password(services.transfer_ownership),
         title=f"Make {email} the owner of {organization.name}?",
         message=f"{email} becomes the owner of {organization.name}. You stay an Admin.",
         consequences=[
@@ -368,11 +362,11 @@ def make_owner(request, pk):
         action_label="Make owner",
         cancel_url=reverse("members"),
         parent=MEMBERS_SECTION,
-        form=form,
     )
 
 
 @member_required("members", "edit")
+@require_http_methods(["GET", "POST"])
 def resend_invitation(request, pk):
     invitation = get_for_member(request.membership, Invitation, pk=pk)
     return _invitation_action(
@@ -388,6 +382,7 @@ def resend_invitation(request, pk):
 
 
 @member_required("members", "edit")
+@require_http_methods(["GET", "POST"])
 def revoke_invitation(request, pk):
     invitation = get_for_member(request.membership, Invitation, pk=pk)
     return _invitation_action(
@@ -403,16 +398,10 @@ def revoke_invitation(request, pk):
 
 
 def _invitation_action(request, invitation, *, action, done, title, message, label, danger):
-    if request.method == "POST":
-        try:
-            action(request.membership, invitation, request=request)
-        except RuleViolation as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, done)
-        return redirect("invitations")
-    return confirm(
+    return confirm_then_act(
         request,
+        act=lambda: action(request.membership, invitation, request=request),
+        done=done,
         title=title,
         message=message,
         action_label=label,
@@ -422,6 +411,7 @@ def _invitation_action(request, invitation, *, action, done, title, message, lab
     )
 
 
+@require_http_methods(["GET", "POST"])
 def accept_invitation(request, token):
     """The link from the invitation mail: sign up, or join with the account already signed in."""
     invitation = services.find_invitation(token)
@@ -474,6 +464,7 @@ def _joined(request, membership):
 
 
 @member_required("members")
+@require_safe
 def role_list(request):
     roles = Changelist(
         request,
@@ -490,11 +481,13 @@ def role_list(request):
 
 
 @member_required("members", "edit")
+@require_http_methods(["GET", "POST"])
 def create_role(request):
     return _role_form(request, None)
 
 
 @member_required("members", "edit")
+@require_http_methods(["GET", "POST"])
 def edit_role(request, pk):
     role = get_for_member(request.membership, Role, pk=pk)
     if role.is_builtin:
@@ -526,20 +519,13 @@ def _role_form(request, role):
 
 
 @member_required("members", "edit")
+@require_http_methods(["GET", "POST"])
 def delete_role(request, pk):
     role = get_for_member(request.membership, Role, pk=pk)
-    if request.method == "POST":
-        try:
-            services.delete_role(request.membership, role, request=request)
-        except RuleViolation as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, f"Role {role.name} deleted.")
-        return redirect("roles")
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET", "POST"])
-    return confirm(
+    return confirm_then_act(
         request,
+        act=lambda: services.delete_role(request.membership, role, request=request),
+        done=f"Role {role.name} deleted.",
         title=f"Delete the role {role.name}?",
         message="The role is deleted for good.",
         consequences=["Roles that members or pending invitations use cannot be deleted."],
@@ -582,12 +568,14 @@ def audit_changelist(request):
 
 
 @member_required("audit")
+@require_safe
 def audit_log(request):
     changelist = audit_changelist(request)
     return render(request, "accounts/audit_log.html", {"changelist": changelist})
 
 
 @member_required("audit")
+@require_safe
 def audit_log_csv(request):
     entries = audit_changelist(request).queryset
     header = ["time_utc", "actor", "action", "target", "ip_address", "user_agent", "details"]

@@ -4,12 +4,13 @@ from django.contrib import messages
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
 from accounts.access import get_for_member, member_required, require, restrict
+from console.dates import month_start, utc_today
 from console.navigation import tabs
 from console.refusals import RuleViolation
-from console.views import confirm, form_data
+from console.views import confirm_then_act, form_data
 
 from . import alerts as service
 from .alert_forms import AlertForm
@@ -20,6 +21,7 @@ ALERTS_SECTION = ("Usage alerts", reverse_lazy("billing:alerts"))
 
 
 @member_required("billing")
+@require_http_methods(["GET", "POST"])
 def alerts(request):
     membership = request.membership
     if request.method == "POST":
@@ -36,8 +38,8 @@ def alerts(request):
             else:
                 messages.success(request, f"Usage alert added: {service.format_value(alert.metric, alert.threshold)}.")
                 return redirect("billing:alerts")
-    today = timezone.now().date()
-    month = today.replace(day=1)
+    today = utc_today()
+    month = month_start(today)
     this_month = Prefetch("firings", queryset=AlertFiring.objects.filter(month=month), to_attr="this_month")
     rows = [
         {
@@ -64,15 +66,14 @@ def alerts(request):
 
 
 @member_required("billing", "manage")
+@require_http_methods(["GET", "POST"])
 def delete_alert(request, pk):
     alert = get_for_member(request.membership, UsageAlert, pk=pk)
     described = f"{alert.get_metric_display()} at {service.format_value(alert.metric, alert.threshold)}"
-    if request.method == "POST":
-        service.delete_alert(request.membership, alert, request=request)
-        messages.success(request, f"Usage alert deleted: {described}.")
-        return redirect("billing:alerts")
-    return confirm(
+    return confirm_then_act(
         request,
+        act=lambda: service.delete_alert(request.membership, alert, request=request),
+        done=f"Usage alert deleted: {described}.",
         title="Delete this usage alert?",
         message=f"The alert “{described}” is deleted for good.",
         consequences=[

@@ -1,17 +1,20 @@
+from collections.abc import Callable
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from accounts.access import member_required, restrict
 
 from . import metrics
 from .overview_cards import visible_cards
+from .refusals import RuleViolation
 
 
 @require_GET
@@ -31,6 +34,7 @@ def readyz(request):
     return JsonResponse(verdicts, status=200 if ready else 503)
 
 
+@require_http_methods(["GET", "POST"])  # the admin's own sign-in form posts here too
 def admin_sign_in(request):
     """The Django admin's sign-in page, replaced: everyone signs in through the console's page, whose
     failure limits, lockout and audit entries then hold for the admin too (one door, not two). A member
@@ -44,11 +48,13 @@ def admin_sign_in(request):
     return redirect(f"{reverse('account_login')}?{urlencode({'next': target})}")
 
 
+@require_safe
 def home(request):
     return redirect("overview")
 
 
 @member_required()
+@require_safe
 def overview(request):
     membership = request.membership
     organization = membership.organization
@@ -78,6 +84,7 @@ def coming_soon(module: str, title: str, description: str):
     """A page that a later part of the console fills; open to the roles that will be able to use it."""
 
     @member_required(module)
+    @require_safe
     def view(request):
         return render(request, "console/coming_soon.html", {"title": title, "description": description})
 
@@ -85,27 +92,53 @@ def coming_soon(module: str, title: str, description: str):
     return view
 
 
-def confirm(
+CONFIRM_METHODS = ["GET", "POST"]  # what a confirm_then_act view declares with require_http_methods
+
+
+def confirm_then_act(
     request,
     *,
+    act: Callable[[], object],
+    done: str,
     title: str,
     message: str,
     action_label: str,
     cancel_url: str,
+    done_url: str | None = None,
     consequences=(),
-    danger=True,
+    danger: bool = True,
     parent=None,
     form=None,
-    next_page="",
+    asks_password: bool = False,
+    next_page: str = "",
 ):
-    """The one confirmation page for destructive actions: GET shows it, the view acts on POST.
+    """The one confirmation page for actions that deserve a second look: GET shows it, POST acts.
 
-    `parent` is the (label, url) of the section shown in the breadcrumbs; `form` holds extra fields
-    (a password, a version) and its errors; `next_page` is posted back for the view to return to.
+    On POST, `form` (extra fields: a hidden version, an organization) must be valid and, when `asks_password`
+    (the service `act` calls is marked @asks_password) and this session has not confirmed its password
+    lately, so must the password (accounts.sudo); otherwise the page is shown again with the errors. Then
+    `act()` runs once: a RuleViolation becomes an error message and leads back to `cancel_url` with nothing
+    done; otherwise `done` is the success message and `done_url` (default `cancel_url`) the next page.
+    `parent` is the (label, url) of the section shown in the breadcrumbs; `next_page` is posted back for
+    the view to return to. The view declares GET and POST with require_http_methods; other methods are 405.
     """
+    from accounts.sudo import confirm_identity, confirmation_form  # accounts.sudo builds on this module
+
+    if request.method not in CONFIRM_METHODS:
+        return HttpResponseNotAllowed(CONFIRM_METHODS)
+    password_form = confirmation_form(request) if asks_password else None
+    if request.method == "POST" and (form is None or form.is_valid()) and confirm_identity(request, password_form):
+        try:
+            act()
+        except RuleViolation as refusal:
+            messages.error(request, str(refusal))
+            return redirect(cancel_url)
+        messages.success(request, done)
+        return redirect(done_url or cancel_url)
     context = {
         "parent": parent,
         "form": form,
+        "password_form": password_form,
         "next_page": next_page,
         "title": title,
         "message": message,

@@ -1,7 +1,6 @@
 from django import forms
 
-from accounts.sudo import PasswordConfirmForm
-from console.forms import ModelForm
+from console.forms import Form, ModelForm
 
 from .models import Project
 
@@ -43,12 +42,7 @@ class ProjectEditForm(ProjectForm):
         help_texts = {"stage": "Testing or Live, for your own overview; it changes nothing for clients."}
 
 
-class CertificateActionForm(PasswordConfirmForm):
-    """Carries the certificates version the page showed, and the password when sudo mode is off."""
+class CertificateActionForm(Form):
+    """Carries the certificates version the page showed (the password, when asked, is the confirmation's)."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
-
-    def __init__(self, *args, ask_password: bool, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not ask_password:
-            del self.fields["password"]

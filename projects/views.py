@@ -4,13 +4,13 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.access import get_for_member, member_required, restrict
-from accounts.sudo import grant_sudo, needs_password
+from accounts.sudo import service_asks_password
 from console.changelist import Changelist, Column, Filter
 from console.refusals import RuleViolation
-from console.views import confirm, form_data, form_page
+from console.views import confirm_then_act, form_data, form_page
 
 from . import services
 from .forms import CertificateActionForm, ProjectCreateForm, ProjectEditForm
@@ -29,6 +29,7 @@ def _project(request, project_id) -> Project:
 
 
 @member_required("projects")
+@require_safe
 def project_list(request):
     membership = request.membership
     visible = restrict(Project, membership)
@@ -70,6 +71,7 @@ def project_list(request):
 
 
 @member_required("projects", "edit")
+@require_http_methods(["GET", "POST"])
 def create_project(request):
     form = ProjectCreateForm(form_data(request))
     if request.method == "POST" and form.is_valid():
@@ -91,28 +93,28 @@ def create_project(request):
 
 
 @member_required("projects")
+@require_safe
 def project_detail(request, project_id):
     return _render_detail(request, _project(request, project_id))
+
+
+SLOT_ACTION_LABELS = {
+    "enable_primary": "Enable",
+    "reset_primary": "Reset",
+    "require_tokens": "Require tokens",
+    "swap": "Swap with primary",
+    "disable_secondary": "Disable",
+    "delete_secondary": "Delete",
+}
 
 
 def certificate_slots(project: Project, revealed: dict[str, str]) -> list[dict]:
     """Each slot with its certificate, a revealed value if any, and the operations its state allows."""
     primary, secondary = project.primary, project.secondary
-    primary_actions = []
-    if primary is None or not primary.enabled:
-        primary_actions.append(("enable_primary", "Enable"))
-    else:
-        primary_actions.append(("reset_primary", "Reset"))
-    if primary is not None and primary.enabled and project.accepts_app_id_only:
-        primary_actions.append(("require_tokens", "Require tokens"))
-    secondary_actions = []
-    if primary is not None and primary.enabled:
-        if secondary is None or not secondary.enabled:
-            secondary_actions.append(("enable_secondary", "Enable" if secondary else "Add secondary"))
-        if secondary is not None and secondary.enabled:
-            secondary_actions += [("swap", "Swap with primary"), ("disable_secondary", "Disable")]
-    if secondary is not None and not secondary.enabled:
-        secondary_actions.append(("delete_secondary", "Delete"))
+    offered = services.offered_certificate_operations(project)
+    labels = {**SLOT_ACTION_LABELS, "enable_secondary": "Enable" if secondary else "Add secondary"}
+    primary_actions = [(operation, labels[operation]) for operation in offered["primary"]]
+    secondary_actions = [(operation, labels[operation]) for operation in offered["secondary"]]
     return [
         {"name": "primary", "certificate": primary, "revealed": revealed.get("primary"), "actions": primary_actions},
         {
@@ -140,6 +142,7 @@ def _render_detail(request, project, revealed=None):
 
 
 @member_required("projects", "edit")
+@require_http_methods(["GET", "POST"])
 def edit_project(request, project_id):
     project = _project(request, project_id)
     form = ProjectEditForm(form_data(request), instance=project)
@@ -210,22 +213,17 @@ PROJECT_ACTIONS = {
 
 
 @member_required("projects", "edit")
+@require_http_methods(["GET", "POST"])
 def project_action(request, project_id, action):
     spec = PROJECT_ACTIONS.get(action)
     if spec is None:
         raise Http404("No such action.")
     project = _project(request, project_id)
     detail_url = reverse("projects:detail", args=[project.project_id])
-    if request.method == "POST":
-        try:
-            spec.apply(request.membership, project, request)
-        except RuleViolation as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, spec.done.format(name=project.name))
-        return redirect(detail_url)
-    return confirm(
+    return confirm_then_act(
         request,
+        act=lambda: spec.apply(request.membership, project, request),
+        done=spec.done.format(name=project.name),
         title=spec.title.format(name=project.name),
         message=spec.message,
         action_label=spec.label,
@@ -344,33 +342,27 @@ CERTIFICATE_OPERATIONS = {
 
 
 @member_required("certificates", "manage")
+@require_http_methods(["GET", "POST"])
 def certificate_operation(request, project_id, operation):
     spec = CERTIFICATE_OPERATIONS.get(operation)
     if spec is None:
         raise Http404("No such certificate operation.")
     project = _project(request, project_id)
     detail_url = reverse("projects:detail", args=[project.project_id])
-    ask_password = getattr(spec.service, "asks_password", False) and needs_password(request)
     # The version the person saw on the page that linked here, so a change in between is caught too.
     seen = request.GET.get("version", "")
     initial = {"version": int(seen) if seen.isdigit() else project.certificates_version}
-    form = CertificateActionForm(form_data(request), initial=initial, request=request, ask_password=ask_password)
+    form = CertificateActionForm(form_data(request), initial=initial)
     from_rotation = request.POST.get("next", request.GET.get("next")) == "rotation"
     back_url = reverse("projects:rotation", args=[project.project_id]) if from_rotation else detail_url
-    if request.method == "POST" and form.is_valid():
-        if ask_password:
-            grant_sudo(request)
-        finishes_rotation = operation == "delete_secondary" and project.secondary and project.secondary.retired_at
-        try:
-            spec.service(request.membership, project, expected_version=form.cleaned_data["version"], request=request)
-        except RuleViolation as error:
-            messages.error(request, str(error))
-        else:
-            done = "Rotation complete: the old certificate is gone." if finishes_rotation else spec.done
-            messages.success(request, done)
-        return redirect(back_url)
-    return confirm(
+    finishes_rotation = operation == "delete_secondary" and project.secondary and project.secondary.retired_at
+    return confirm_then_act(
         request,
+        act=lambda: spec.service(
+            request.membership, project, expected_version=form.cleaned_data["version"], request=request
+        ),
+        done="Rotation complete: the old certificate is gone." if finishes_rotation else spec.done,
+        asks_password=service_asks_password(spec.service),
         title=_operation_title(spec, project),
         message=spec.message,
         action_label=spec.label,
@@ -401,6 +393,7 @@ def _operation_consequences(spec: CertificateOperation, operation: str, project:
 
 
 @member_required("certificates", "manage")
+@require_safe
 def rotation(request, project_id):
     return _render_rotation(request, _project(request, project_id))
 

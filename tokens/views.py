@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
 
 from accounts.access import get_for_member, member_required, restrict
 from console.refusals import RuleViolation
@@ -13,6 +14,7 @@ from .forms import TABS, InspectForm
 
 
 @member_required("tokens", "generate")
+@require_http_methods(["GET", "POST"])
 def temp_token(request, project_id):
     project = get_for_member(
         request.membership,
@@ -50,6 +52,7 @@ def temp_token(request, project_id):
 
 
 @member_required("projects")
+@require_http_methods(["GET", "POST"])
 def inspector(request):
     form = InspectForm(form_data(request))
     inspection = None

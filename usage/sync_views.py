@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import get_for_member, member_required, require, restrict
 from console.changelist import Changelist, Column, Filter
@@ -37,6 +37,7 @@ def _upstream(membership) -> Upstream | None:
 
 
 @member_required("usage", "manage")
+@require_http_methods(["GET", "POST"])
 def upstream_settings(request):
     membership = request.membership
     upstream = _upstream(membership)
@@ -104,6 +105,7 @@ def test_connection(request):
 
 
 @member_required("usage", "manage")
+@require_http_methods(["GET", "POST"])
 def mappings(request):
     membership = request.membership
     projects = restrict(Project, membership).order_by("name")
@@ -187,6 +189,7 @@ def _runs(membership):
 
 
 @member_required("usage")
+@require_http_methods(["GET", "POST"])
 def data_sync(request):
     membership = request.membership
     can_manage = membership.can("usage", "manage")

@@ -2,15 +2,17 @@
 exactly the rows of the table (all pages of it) with the exact seconds next to the minutes shown."""
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from accounts.access import member_required, restrict
 from console.changelist import date_param
-from console.csv_export import csv_download, inert
+from console.csv_export import csv_download
+from console.dates import add_months, utc_today
 from console.navigation import tabs
 from projects.models import Project
 
@@ -48,15 +50,6 @@ TIER_SHORT_LABELS = {
     "video_2k_plus": "2K+",
 }
 TRUTHY = ("1", "on", "true", "yes")
-
-
-def utc_today() -> date:
-    return datetime.now(UTC).date()
-
-
-def _months_before(first: date, months: int) -> date:
-    index = first.year * 12 + first.month - 1 - months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 @dataclass
@@ -145,7 +138,7 @@ def _preset_range(preset: str, today: date) -> tuple[date, date]:
     if preset == "cycle":  # month to date, exactly as billing counts it
         return month_to_date_range(today)
     if preset == "12m":
-        return _months_before(today.replace(day=1), 11), today
+        return add_months(today, -11), today
     days = int(preset.removesuffix("d"))
     return today - timedelta(days=days - 1), today
 
@@ -225,6 +218,7 @@ def _chart(report) -> dict:
 
 
 @member_required("usage")
+@require_safe
 def usage_report(request):
     filters, report = _report(request)
     page = None
@@ -291,11 +285,12 @@ def csv_row(row: Row, breakdown: bool) -> list:
     values = [row.label, row.start.isoformat(), row.end.isoformat()]
     if breakdown:
         project = row.project
-        values += [project.project_id, inert(project.name)] if project else ["", ""]
+        values += [project.project_id, project.name] if project else ["", ""]
     return values + list(row.seconds) + list(row.minutes) + [row.total_seconds, row.total_minutes]
 
 
 @member_required("usage")
+@require_safe
 def usage_csv(request):
     filters, report = _report(request)
 

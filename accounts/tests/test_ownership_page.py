@@ -86,7 +86,7 @@ def test_a_stale_session_is_asked_for_the_password_and_nothing_changes(
 
     assert response.status_code == 200
     assert asks_password(response)
-    assert response.context["form"].errors["password"]
+    assert response.context["password_form"].errors["password"]
     assert owner_of(acme) == acme.users["admin"]
     assert handovers() == 0
 

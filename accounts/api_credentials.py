@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -61,7 +62,7 @@ class NewCredential:
 
 
 @transaction.atomic
-def create_credential(actor: Membership, name: str = "", *, request=None) -> NewCredential:
+def create_credential(actor: Membership, name: str = "", *, request: HttpRequest | None = None) -> NewCredential:
     organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
     if ApiCredential.objects.filter(organization=organization).count() >= MAX_ACTIVE:
         raise RuleViolation(f"An organization can have {MAX_ACTIVE} API credentials: delete one you no longer use.")
@@ -84,7 +85,7 @@ def create_credential(actor: Membership, name: str = "", *, request=None) -> New
 
 
 @transaction.atomic
-def delete_credential(actor: Membership, credential: ApiCredential, *, request=None) -> None:
+def delete_credential(actor: Membership, credential: ApiCredential, *, request: HttpRequest | None = None) -> None:
     customer_id = credential.customer_id
     deleted, _ = ApiCredential.objects.filter(pk=credential.pk, organization=actor.organization_id).delete()
     if deleted:
@@ -182,7 +183,7 @@ def forget_recent_writes(pending_too: bool = False) -> None:
             _uses.clear()
 
 
-def record_failure(customer_id: str, reason: str, request=None) -> None:
+def record_failure(customer_id: str, reason: str, request: HttpRequest | None = None) -> None:
     """Audit a failed authentication, at most once a minute per caller address and Customer ID."""
     address = audit.client_ip(request) or "unknown"
     well_formed = is_customer_id(customer_id)
@@ -206,11 +207,11 @@ def record_failure(customer_id: str, reason: str, request=None) -> None:
 # Lockout after repeated failures from one address ---------------------------------------------------
 
 
-def _address(request) -> str:
+def _address(request: HttpRequest) -> str:
     return audit.client_ip(request) or "unknown"
 
 
-def lockout_seconds(request) -> int:
+def lockout_seconds(request: HttpRequest) -> int:
     """Seconds until Basic authentication from the request's address opens again; 0 when it is open."""
     if not settings.API_AUTH_FAILURE_LIMIT:
         return 0
@@ -218,7 +219,7 @@ def lockout_seconds(request) -> int:
     return max(0, math.ceil(until - time.time())) if until else 0
 
 
-def count_failure(request) -> None:
+def count_failure(request: HttpRequest) -> None:
     """Count a failed authentication from the request's address; the one that reaches the limit locks it."""
     limit = settings.API_AUTH_FAILURE_LIMIT
     if not limit:

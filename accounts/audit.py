@@ -6,14 +6,17 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 
 from .access import scope_ids
 from .models import AuditEntry, Membership, Organization, User
+from .requests import MemberRequest
 
 # Action code -> label. Each app adds its own codes with `register_actions()` from its AppConfig.ready(), so
 # every code is known once Django has started, whichever module is imported first.
@@ -55,14 +58,14 @@ def register_actions(actions: dict[str, str]) -> None:
     ACTIONS.update(actions)
 
 
-def person(request) -> User | None:
+def person(request: HttpRequest | None) -> User | None:
     """The signed-in person of a request (a page's session, or the member an API credential acts for)."""
     if request is None or not request.user.is_authenticated:
         return None
     return request.user
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: HttpRequest | None) -> str | None:
     """The client's address: what sign-in lockouts, API limits and audit entries count by.
 
     Without trusted proxies (TRUSTED_PROXY_COUNT=0) it is REMOTE_ADDR: X-Forwarded-For is whatever the client
@@ -96,11 +99,11 @@ def record(
     action: str,
     *,
     actor: Membership | User | None,
-    request=None,
-    organization=None,
-    project=None,
+    request: HttpRequest | None = None,
+    organization: Organization | None = None,
+    project: Any = None,  # a Project or cached token facts: anything with pk and organization_id
     target: str = "",
-    **details,
+    **details: Any,
 ) -> AuditEntry:
     """Append one entry.
 
@@ -135,7 +138,7 @@ def record(
     )
 
 
-def entries_for(organization, membership: Membership | None = None):
+def entries_for(organization: Organization, membership: Membership | None = None) -> QuerySet[AuditEntry]:
     """An organization's audit log: its own entries plus sign-in events of its current members.
 
     Sign-in events belong to no organization (a person may have several), so they are matched by email.
@@ -155,7 +158,7 @@ def entries_for(organization, membership: Membership | None = None):
     return entries
 
 
-def actor_emails(entries) -> list[str]:
+def actor_emails(entries: QuerySet[AuditEntry]) -> list[str]:
     return list(entries.exclude(actor_email="").order_by().values_list("actor_email", flat=True).distinct()[:200])
 
 
@@ -195,17 +198,18 @@ def _now() -> float:
     return time.time()
 
 
-def api_credential(request) -> str:
+def api_credential(request: MemberRequest) -> str:
     """The Customer ID an API request authenticated with, or "session" for a member signed in with the browser."""
     if getattr(getattr(request, "auth", None), "credential_id", None) is None:
         return "session"
     from .api_auth import basic_credentials  # api_auth -> api_credentials -> audit: import on use
 
-    return basic_credentials(request.META["HTTP_AUTHORIZATION"])[0]
+    credentials = basic_credentials(request.META["HTTP_AUTHORIZATION"])
+    return credentials[0] if credentials else "session"
 
 
 def record_api_reveal(
-    request, project_ids: list[str], fingerprints: list[str], *, target: str, project=None
+    request: MemberRequest, project_ids: list[str], fingerprints: list[str], *, target: str, project: Any = None
 ) -> AuditEntry:
     """An API answer carried the primary certificates of these projects (named by ID and fingerprint, never
     by value): one entry per answer, cached answers included. `project` when the answer is about one project
@@ -227,7 +231,7 @@ def record_api_reveal(
     )
 
 
-def record_token_issued(request, project, project_id: str, **details) -> None:
+def record_token_issued(request: MemberRequest, project: Any, project_id: str, **details: Any) -> None:
     """A token issued through the API (`details`: what it is for, never the token): an entry of its own, or
     one more in the minute's count once the caller has had TOKEN_ENTRIES_PER_MINUTE for this project."""
     minute = int(_now() // 60)
@@ -312,7 +316,7 @@ def _flush(count: dict) -> int:
         if pending <= 0:
             return 0
         organization = Organization.objects.filter(pk=count["organization_id"]).first()
-        projects = AuditEntry._meta.get_field("project").related_model.objects  # accounts imports no projects
+        projects = AuditEntry._meta.get_field("project").related_model._default_manager  # accounts imports no projects
         record(
             "token.issued",
             actor=User.objects.filter(pk=count["user_id"]).first(),

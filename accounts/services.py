@@ -6,12 +6,15 @@ message meant for the person who tried.
 """
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.mail import send_mail
 from django.db import transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -56,7 +59,7 @@ def ensure_builtin_roles(organization: Organization) -> dict[str, Role]:
 
 
 @transaction.atomic
-def create_organization(owner: User, name: str, *, request=None) -> Organization:
+def create_organization(owner: User, name: str, *, request: HttpRequest | None = None) -> Organization:
     """A new organization with its built-in roles and `owner` as its first Admin."""
     organization = Organization.objects.create(name=name, slug=unique_org_slug(name), owner=owner)
     roles = ensure_builtin_roles(organization)
@@ -73,14 +76,14 @@ def _new_user(email: str, password_hash: str, name: str) -> User:
 
 @transaction.atomic
 def update_organization(
-    actor: Membership, name: str, *, require_two_factor: bool | None = None, request=None
+    actor: Membership, name: str, *, require_two_factor: bool | None = None, request: HttpRequest | None = None
 ) -> Organization:
     """Rename the organization and, when given, turn its two-factor requirement on or off."""
     from .two_factor import has_second_factor
 
     actor = _current_actor(actor)
     organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
-    changes = {}
+    changes: dict[str, dict[str, object]] = {}
     if name != organization.name:
         changes["name"] = {"old": organization.name, "new": name}
     if require_two_factor is not None and require_two_factor != organization.require_two_factor:
@@ -117,7 +120,7 @@ class GrantPower:
         project_ids = frozenset() if role.all_projects else frozenset(role.projects.values_list("pk", flat=True))
         return cls({m.key: role.rank(m.key) for m in MODULES}, role.all_projects, project_ids)
 
-    def covers(self, levels: dict[str, int], all_projects: bool, project_ids) -> bool:
+    def covers(self, levels: dict[str, int], all_projects: bool, project_ids: Iterable[int]) -> bool:
         if any(rank > self.levels[key] for key, rank in levels.items()):
             return False
         if self.all_projects:
@@ -130,7 +133,7 @@ def can_grant(actor: Membership, role: Role) -> bool:
     return _grants(GrantPower.of(actor.role), role)
 
 
-def _grants(power: GrantPower, role: Role, project_ids=None) -> bool:
+def _grants(power: GrantPower, role: Role, project_ids: Iterable[int] | None = None) -> bool:
     if project_ids is None:
         project_ids = () if role.all_projects else role.projects.values_list("pk", flat=True)
     return power.covers({m.key: role.rank(m.key) for m in MODULES}, role.all_projects, project_ids)
@@ -144,12 +147,16 @@ def _current_actor(actor: Membership) -> Membership:
     return fresh
 
 
-def _check_grantable(actor: Membership, role: Role, power: GrantPower | None = None, project_ids=None) -> None:
+def _check_grantable(
+    actor: Membership, role: Role, power: GrantPower | None = None, project_ids: Iterable[int] | None = None
+) -> None:
     if not _grants(power or GrantPower.of(actor.role), role, project_ids):
         raise RuleViolation(f"You cannot grant the role {role.name}: it holds more than your own role.")
 
 
-def _set_role_fields(role: Role, name: str, levels: dict[str, str], all_projects: bool, projects) -> None:
+def _set_role_fields(
+    role: Role, name: str, levels: dict[str, str], all_projects: bool, projects: Iterable[Any]
+) -> None:
     role.name = name
     role.levels = {key: level for key, level in levels.items() if level != "none"}
     role.all_projects = all_projects
@@ -158,12 +165,20 @@ def _set_role_fields(role: Role, name: str, levels: dict[str, str], all_projects
     role.projects.set([] if all_projects else projects)
 
 
-def _project_ids(all_projects: bool, projects) -> list[int]:
+def _project_ids(all_projects: bool, projects: Iterable[Any]) -> list[int]:
     return [] if all_projects else [getattr(project, "pk", project) for project in projects]
 
 
 @transaction.atomic
-def create_role(actor: Membership, *, name, levels, all_projects=True, projects=(), request=None) -> Role:
+def create_role(
+    actor: Membership,
+    *,
+    name: str,
+    levels: dict[str, str],
+    all_projects: bool = True,
+    projects: Iterable[Any] = (),
+    request: HttpRequest | None = None,
+) -> Role:
     actor = _current_actor(actor)
     power = GrantPower.of(actor.role)
     role = Role(organization=actor.organization)
@@ -176,7 +191,16 @@ def create_role(actor: Membership, *, name, levels, all_projects=True, projects=
 
 
 @transaction.atomic
-def update_role(actor: Membership, role: Role, *, name, levels, all_projects=True, projects=(), request=None) -> Role:
+def update_role(
+    actor: Membership,
+    role: Role,
+    *,
+    name: str,
+    levels: dict[str, str],
+    all_projects: bool = True,
+    projects: Iterable[Any] = (),
+    request: HttpRequest | None = None,
+) -> Role:
     role = Role.objects.select_for_update().get(pk=role.pk)
     actor = _current_actor(actor)
     if role.is_builtin:
@@ -204,7 +228,7 @@ def update_role(actor: Membership, role: Role, *, name, levels, all_projects=Tru
 
 
 @transaction.atomic
-def delete_role(actor: Membership, role: Role, *, request=None) -> None:
+def delete_role(actor: Membership, role: Role, *, request: HttpRequest | None = None) -> None:
     role = Role.objects.select_for_update().get(pk=role.pk)
     actor = _current_actor(actor)
     if role.is_builtin:
@@ -225,7 +249,9 @@ def _admin_count(organization_id: int) -> int:
 
 
 @transaction.atomic
-def change_member_role(actor: Membership, member: Membership, role: Role, *, request=None) -> Membership:
+def change_member_role(
+    actor: Membership, member: Membership, role: Role, *, request: HttpRequest | None = None
+) -> Membership:
     # Lock the organization's memberships so two demotions cannot both pass the last-admin check.
     list(Membership.objects.select_for_update().filter(organization_id=member.organization_id))
     actor = _current_actor(actor)
@@ -259,14 +285,15 @@ def change_member_role(actor: Membership, member: Membership, role: Role, *, req
 
 @asks_password
 @transaction.atomic
-def transfer_ownership(actor: Membership, member: Membership, *, request=None) -> Organization:
+def transfer_ownership(actor: Membership, member: Membership, *, request: HttpRequest | None = None) -> Organization:
     """Make another Admin the owner. Only the owner can; the former owner stays an Admin."""
     organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
-    member = Membership.objects.select_related("role", "user").filter(pk=member.pk).first()
+    current = Membership.objects.select_related("role", "user").filter(pk=member.pk).first()
     if organization.owner_id != actor.user_id:
         raise RuleViolation("Only the owner of the organization can hand over ownership.")
-    if member is None or member.organization_id != organization.pk:
+    if current is None or current.organization_id != organization.pk:
         raise RuleViolation("That person is not a member of this organization.")
+    member = current  # as it is now, under the lock
     if member.user_id == actor.user_id:
         raise RuleViolation("You own this organization already.")
     if member.role.builtin_key != ADMIN:
@@ -286,7 +313,7 @@ def transfer_ownership(actor: Membership, member: Membership, *, request=None) -
 
 
 @transaction.atomic
-def remove_member(actor: Membership, member: Membership, *, request=None) -> None:
+def remove_member(actor: Membership, member: Membership, *, request: HttpRequest | None = None) -> None:
     list(Membership.objects.select_for_update().filter(organization_id=member.organization_id))
     actor = _current_actor(actor)
     member = Membership.objects.select_related("role", "user", "organization").get(pk=member.pk)
@@ -301,12 +328,13 @@ def remove_member(actor: Membership, member: Membership, *, request=None) -> Non
 
 
 @transaction.atomic
-def leave_organization(member: Membership, *, request=None) -> None:
+def leave_organization(member: Membership, *, request: HttpRequest | None = None) -> None:
     """A member leaves an organization of their own accord; any role may."""
     list(Membership.objects.select_for_update().filter(organization_id=member.organization_id))
-    member = Membership.objects.select_related("role", "user", "organization").filter(pk=member.pk).first()
-    if member is None:
+    current = Membership.objects.select_related("role", "user", "organization").filter(pk=member.pk).first()
+    if current is None:
         raise RuleViolation("You are no longer a member of this organization.")
+    member = current
     if member.is_owner:
         raise RuleViolation("The owner cannot leave the organization; hand over ownership first.")
     if member.role.builtin_key == ADMIN and _admin_count(member.organization_id) <= 1:
@@ -325,7 +353,7 @@ def _new_token() -> tuple[str, str]:
     return token, hash_token(token)
 
 
-def _send_invitation_mail(invitation: Invitation, token: str, request=None) -> None:
+def _send_invitation_mail(invitation: Invitation, token: str, request: HttpRequest | None = None) -> None:
     path = reverse("accept_invitation", args=[token])
     link = request.build_absolute_uri(path) if request is not None else path
     context = {"invitation": invitation, "link": link, "validity_days": settings.INVITATION_VALIDITY.days}
@@ -338,7 +366,7 @@ def _send_invitation_mail(invitation: Invitation, token: str, request=None) -> N
 
 
 @transaction.atomic
-def invite(actor: Membership, email: str, role: Role, *, request=None) -> Invitation:
+def invite(actor: Membership, email: str, role: Role, *, request: HttpRequest | None = None) -> Invitation:
     actor = _current_actor(actor)
     email = User.objects.normalize_email(email)
     organization = actor.organization
@@ -369,7 +397,7 @@ def invite(actor: Membership, email: str, role: Role, *, request=None) -> Invita
 
 
 @transaction.atomic
-def resend_invitation(actor: Membership, invitation: Invitation, *, request=None) -> Invitation:
+def resend_invitation(actor: Membership, invitation: Invitation, *, request: HttpRequest | None = None) -> Invitation:
     """A fresh link with a fresh 7-day validity; the previous link stops working."""
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     actor = _current_actor(actor)
@@ -389,7 +417,7 @@ def resend_invitation(actor: Membership, invitation: Invitation, *, request=None
 
 
 @transaction.atomic
-def revoke_invitation(actor: Membership, invitation: Invitation, *, request=None) -> Invitation:
+def revoke_invitation(actor: Membership, invitation: Invitation, *, request: HttpRequest | None = None) -> Invitation:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     _current_actor(actor)
     if invitation.status == Invitation.Status.ACCEPTED:
@@ -411,7 +439,7 @@ def find_invitation(token: str) -> Invitation | None:
 
 
 @transaction.atomic
-def accept_invitation(token: str, user: User, *, request=None) -> Membership:
+def accept_invitation(token: str, user: User, *, request: HttpRequest | None = None) -> Membership:
     """Join the invitation's organization as `user`. Works once, before expiry, for the invited email."""
     invitation = Invitation.objects.select_for_update().filter(token_hash=hash_token(token)).first()
     if invitation is None or invitation.status == Invitation.Status.REVOKED:
@@ -442,7 +470,9 @@ def accept_invitation(token: str, user: User, *, request=None) -> Membership:
     return membership
 
 
-def accept_invitation_as_new_user(token: str, *, name: str, password: str, request=None) -> Membership:
+def accept_invitation_as_new_user(
+    token: str, *, name: str, password: str, request: HttpRequest | None = None
+) -> Membership:
     password_hash = make_password(password)  # hashing takes a good part of a second: before the transaction
     with transaction.atomic():
         invitation = find_invitation(token)

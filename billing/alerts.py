@@ -12,6 +12,7 @@ billing or usage view.
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -19,13 +20,14 @@ from decimal import Decimal
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts import audit
 from accounts.models import Membership, Organization
 from accounts.notifications import notify
+from console.dates import month_start, utc_today
 from console.refusals import RuleViolation
 from console.text import one_line
 from usage.minutes import month_to_date_range
@@ -48,7 +50,7 @@ MINUTES, AMOUNT = UsageAlert.Metric.MINUTES, UsageAlert.Metric.AMOUNT
 
 def current_values(organization: Organization, today: date | None = None) -> dict[str, Decimal | None]:
     """Month-to-date value of each metric. The amount is None when no price book is in force."""
-    today = today or timezone.now().date()
+    today = today or utc_today()
     found = current_estimate(organization, today)
     if found is None:
         minutes = sum(billed_minutes(organization, *month_to_date_range(today)).values())
@@ -80,7 +82,9 @@ def threshold_problem(metric: str, threshold: Decimal) -> str | None:
 
 
 @transaction.atomic
-def create_alert(actor: Membership, metric: str, threshold: Decimal, *, request=None) -> UsageAlert:
+def create_alert(
+    actor: Membership, metric: str, threshold: Decimal, *, request: HttpRequest | None = None
+) -> UsageAlert:
     problem = threshold_problem(metric, threshold)
     if problem:
         raise RuleViolation(problem)
@@ -109,7 +113,7 @@ def create_alert(actor: Membership, metric: str, threshold: Decimal, *, request=
 
 
 @transaction.atomic
-def delete_alert(actor: Membership, alert: UsageAlert, *, request=None) -> None:
+def delete_alert(actor: Membership, alert: UsageAlert, *, request: HttpRequest | None = None) -> None:
     target, metric, threshold = str(alert), alert.metric, str(alert.threshold)
     alert.delete()
     audit.record(
@@ -150,16 +154,14 @@ def alert_recipients(organization: Organization) -> Recipients:
 def check_alerts(organization: Organization, today: date | None = None) -> list[AlertFiring]:
     """Fire every alert of the organization whose threshold the month so far has reached and that has not
     fired this month. Returns the firings made by this call (empty when nothing new fired)."""
-    today = today or timezone.now().date()
-    month = today.replace(day=1)
+    today = today or utc_today()
+    month = month_start(today)
     waiting = list(UsageAlert.objects.filter(organization=organization).exclude(firings__month=month))
     if not waiting:
         return []  # nothing can fire: spare the estimate
     values = current_values(organization, today)
     crossed = [
-        (alert, values[alert.metric])
-        for alert in waiting
-        if values[alert.metric] is not None and values[alert.metric] >= alert.threshold
+        (alert, value) for alert in waiting if (value := values[alert.metric]) is not None and value >= alert.threshold
     ]
     if not crossed:
         return []
@@ -172,7 +174,9 @@ def check_alerts(organization: Organization, today: date | None = None) -> list[
     return fired
 
 
-def _fire(organization, alert: UsageAlert, month: date, value: Decimal, recipients: Recipients):
+def _fire(
+    organization: Organization, alert: UsageAlert, month: date, value: Decimal, recipients: Recipients
+) -> AlertFiring | None:
     with transaction.atomic():
         if UsageAlert.objects.select_for_update().filter(pk=alert.pk).first() is None:
             return None  # deleted since it was read
@@ -195,7 +199,7 @@ def _fire(organization, alert: UsageAlert, month: date, value: Decimal, recipien
     return firing
 
 
-def _wording(organization, alert: UsageAlert, firing: AlertFiring) -> tuple[str, str]:
+def _wording(organization: Organization, alert: UsageAlert, firing: AlertFiring) -> tuple[str, str]:
     threshold, value = format_value(alert.metric, alert.threshold), format_value(alert.metric, firing.value)
     month = f"{firing.month:%B %Y} (UTC)"
     if alert.metric == MINUTES:
@@ -210,7 +214,9 @@ def _wording(organization, alert: UsageAlert, firing: AlertFiring) -> tuple[str,
     return title, body
 
 
-def _mails(organization, title: str, body: str, firing: AlertFiring, members, where: str) -> list[EmailMessage]:
+def _mails(
+    organization: Organization, title: str, body: str, firing: AlertFiring, members: Iterable[Membership], where: str
+) -> list[EmailMessage]:
     alert = firing.alert
     subject = one_line(f"[{organization.name}] {title}")  # a header holds no line breaks
     text = render_to_string(
@@ -235,5 +241,5 @@ def _send(mails: list[EmailMessage]) -> None:
 
 
 @receiver(usage_updated, dispatch_uid="billing.check_alerts_after_pull")
-def check_alerts_after_pull(sender, organization, **kwargs) -> None:
+def check_alerts_after_pull(sender: object, organization: Organization, **kwargs: object) -> None:
     check_alerts(organization)

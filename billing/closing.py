@@ -19,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max, Sum
@@ -26,9 +27,10 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import Organization
+from console.dates import month_end, next_month, utc_today
 
 from .estimate import billed_minutes, billed_usage, month_seconds
-from .models import BillingProfile, PriceBook, Statement, StatementLine, bill_to_lines, invoice_number, month_end
+from .models import BillingProfile, PriceBook, Statement, StatementLine, bill_to_lines, invoice_number
 from .pricing import price_month, to_cents
 
 # Registered with accounts.audit when the app starts (apps.py).
@@ -43,14 +45,10 @@ class Adjustment:
     amount: Decimal
 
 
-def previous_month(today: date) -> date:
-    return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-
-
 def due_date_for(month_start: date, issued_on: date | None = None) -> date:
     """The 6th of the month after the billed one. A statement is never due before it is issued: one issued
     after that day (a close that ran late) is due as many days after its issue as the 6th is after the 1st."""
-    regular = (month_end(month_start) + timedelta(days=1)).replace(day=DUE_DAY)
+    regular = next_month(month_start).replace(day=DUE_DAY)
     if issued_on is not None and issued_on > regular:
         return issued_on + timedelta(days=DUE_DAY - 1)
     return regular
@@ -58,7 +56,7 @@ def due_date_for(month_start: date, issued_on: date | None = None) -> date:
 
 def check_closable(month_start: date, today: date | None = None) -> None:
     """ValueError unless `month_start` is the first day of a month that has ended (UTC)."""
-    today = today or timezone.now().date()
+    today = today or utc_today()
     if month_start.day != 1:
         raise ValueError("a billing month starts on the 1st")
     if month_end(month_start) >= today:
@@ -99,7 +97,7 @@ def close_month(
     today: date | None = None,
     *,
     issued_at: datetime | None = None,
-):
+) -> list[Statement]:
     """Issue `month_start`'s statement for one organization or all, dated `issued_at` (default: now, or the
     start of `today` when a close is run as of an earlier day). Returns the statements issued now."""
     check_closable(month_start, today)
@@ -115,7 +113,7 @@ def close_month(
 @transaction.atomic
 def close_organization_month(
     organization: Organization, month_start: date, today: date | None = None, *, issued_at: datetime | None = None
-):
+) -> Statement | None:
     check_closable(month_start, today)
     if issued_at is not None and issued_at.astimezone(UTC).date() <= month_end(month_start):
         raise ValueError(f"the statement for {month_start:%Y-%m} cannot be issued before the month has ended")
@@ -160,7 +158,7 @@ def close_organization_month(
     return statement
 
 
-def statement_lines(statement: Statement, priced, adjustments: list[Adjustment]) -> list[StatementLine]:
+def statement_lines(statement: Statement, priced: Any, adjustments: list[Adjustment]) -> list[StatementLine]:
     lines = [
         StatementLine(
             kind=StatementLine.Kind.USAGE,

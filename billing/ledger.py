@@ -21,10 +21,11 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Min
-from django.utils import timezone
+from django.http import HttpRequest
 
 from accounts import audit
 from accounts.models import Membership, Organization
+from console.dates import utc_today
 from console.refusals import RuleViolation
 
 from . import settlement
@@ -68,7 +69,7 @@ def _oldest_missed(settled: settlement.Settlement) -> tuple[date, str] | None:
     missed = []
     if settled.oldest_overdue is not None:
         missed.append((settled.oldest_overdue.due_date, settled.oldest_overdue.number))
-    if settled.other_owed:
+    if settled.other_owed and settled.owed_since is not None:
         missed.append((settled.owed_since, ""))
     return min(missed) if missed else None
 
@@ -93,7 +94,7 @@ def standing(
     organization: Organization, today: date | None = None, *, settled: settlement.Settlement | None = None
 ) -> Standing:
     """The standing as of `today`; a page that has settled the organization already hands `settled` in."""
-    settled = settled or settlement.settle_organization(organization, today or timezone.now().date())
+    settled = settled or settlement.settle_organization(organization, today or utc_today())
     return standing_from(balance_of(organization), settled)
 
 
@@ -104,9 +105,9 @@ def suspension_reason(current: Standing) -> str:
 
 def refresh_standing(organization: Organization, today: date | None = None) -> Standing:
     """Write the standing's verdict on the organization: suspend or lift. Call under the organization's lock."""
-    today = today or timezone.now().date()
+    today = today or utc_today()
     current = standing(organization, today)
-    if current.status == SUSPENDED and not organization.is_suspended:
+    if current.status == SUSPENDED and not organization.is_suspended and current.suspend_on is not None:
         organization.suspended_at = datetime.combine(current.suspend_on, time.min, tzinfo=UTC)
         organization.suspended_reason = suspension_reason(current)
         organization.save(update_fields=["suspended_at", "suspended_reason"])
@@ -164,7 +165,7 @@ def _refuse_replay(organization: Organization, form_token: str | None) -> None:
         raise AlreadyRecorded(earlier)
 
 
-def _create_entry(organization: Organization, form_token: str | None, **fields) -> Transaction:
+def _create_entry(organization: Organization, form_token: str | None, **fields: object) -> Transaction:
     """Write the entry. The unique form token is the last guard: a replay that got past the lock still
     writes nothing and answers AlreadyRecorded."""
     try:
@@ -206,7 +207,7 @@ def earliest_value_date(organization: Organization) -> date:
 def value_date_problem(organization: Organization, day: date, today: date | None = None) -> str | None:
     """Why `day` cannot be the value date of a payment or correction (None when it can): the money has
     moved already, so never in the future (UTC), and never before `earliest_value_date`."""
-    if day > (today or timezone.now().date()):
+    if day > (today or utc_today()):
         return "The date cannot be in the future."
     earliest = earliest_value_date(organization)
     if day < earliest:
@@ -230,21 +231,21 @@ def _check_statement(organization: Organization, statement: Statement | None) ->
 def record_payment(
     actor: Membership,
     *,
-    amount,
-    method,
-    reference="",
-    occurred_on=None,
-    statement=None,
-    form_token=None,
-    same_reference_ok=False,
-    request=None,
-):
+    amount: Decimal,
+    method: str,
+    reference: str = "",
+    occurred_on: date | None = None,
+    statement: Statement | None = None,
+    form_token: str | None = None,
+    same_reference_ok: bool = False,
+    request: HttpRequest | None = None,
+) -> Transaction:
     """A payment or top-up received: adds `amount` to the balance and pays `statement` first when given
     (else the open statements, oldest first; see `billing.settlement`), for the member's organization.
     AlreadyRecorded when `form_token` was used already; SameReference when an earlier payment has this
     reference, unless `same_reference_ok`."""
     organization = actor.organization
-    today = timezone.now().date()
+    today = utc_today()
     occurred_on = occurred_on or today
     _check_amount(amount)
     _check_form_token(form_token)
@@ -293,12 +294,19 @@ CORRECTIONS = {
 
 @transaction.atomic
 def record_correction(
-    actor: Membership, *, correction, amount, reason, occurred_on=None, form_token=None, request=None
-):
+    actor: Membership,
+    *,
+    correction: str,
+    amount: Decimal,
+    reason: str,
+    occurred_on: date | None = None,
+    form_token: str | None = None,
+    request: HttpRequest | None = None,
+) -> Transaction:
     """A refund ("refund") or a balance adjustment ("credit" adds, "debit" takes), with a reason.
     AlreadyRecorded when `form_token` was used already."""
     organization = actor.organization
-    today = timezone.now().date()
+    today = utc_today()
     occurred_on = occurred_on or today
     if correction not in CORRECTIONS:
         raise RuleViolation("Choose refund, credit or debit.")
@@ -336,7 +344,7 @@ def deduct_due_statements(today: date | None = None) -> int:
     """Deduct every issued statement whose due date has come and refresh every organization's standing (the
     daily run is what puts an organization in arrears the day after a due date and suspends it 5 days on).
     Idempotent (one deduction per statement, enforced by a unique constraint). Returns deductions made."""
-    today = today or timezone.now().date()
+    today = today or utc_today()
     made = 0
     for organization in Organization.objects.order_by("pk"):
         made += _deduct_for(organization, today)

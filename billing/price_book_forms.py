@@ -6,66 +6,23 @@ JSON pairs and checked with the same `pricing.band_problems` the pricing functio
 """
 
 import re
-from datetime import date, timedelta
 from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Max
 
 from console.forms import Form
 
 from .fields import MoneyField, WholeNumberField
-from .models import PRICE_FIELDS, PriceBook, Statement, month_end, parse_bands
-from .pricing import TIERS, band_problems
+from .models import PRICE_FIELDS, PriceBook, parse_bands
+from .pricing import TIERS, band_problems, plain_percent, plain_price
+from .services import effective_from_problem
 
 MAX_FREE_MINUTES = 2_147_483_647  # the largest value of the integer column
 MAX_BANDS = 20
 BAND_MINUTES = re.compile(r"[0-9]{1,12}")
 BAND_PERCENT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?")
 TIER_LABELS = {tier.key: tier.label for tier in TIERS}
-
-
-def next_month(month_start: date) -> date:
-    return month_end(month_start) + timedelta(days=1)
-
-
-def last_billed_month(organization) -> date | None:
-    """The month of the organization's latest issued statement (None before its first statement)."""
-    return Statement.objects.filter(organization=organization).aggregate(latest=Max("month"))["latest"]
-
-
-def effective_from_problem(organization, effective_from: date, book: PriceBook | None = None) -> str | None:
-    """Why `effective_from` cannot date a book of `organization` (None when it can). `book` is the one
-    being edited, which may keep its own date."""
-    if effective_from.day != 1:
-        return f"A price book starts on the 1st of a month, for example {effective_from.replace(day=1):%Y-%m-%d}."
-    billed = last_billed_month(organization)
-    if billed is not None and effective_from <= billed:
-        return (
-            f"The statement for {billed:%B %Y} is already issued, so every month up to then is billed and a "
-            f"price book may not reprice it. Choose {next_month(billed):%Y-%m-%d} or later."
-        )
-    taken = PriceBook.objects.filter(organization=organization, effective_from=effective_from)
-    if book is not None:
-        taken = taken.exclude(pk=book.pk)
-    if taken.exists():
-        return (
-            f"Your organization already has a price book from {effective_from:%Y-%m-%d}. "
-            "Edit that book, or choose another month."
-        )
-    return None
-
-
-def plain_price(value) -> str:
-    """0.9900 -> "0.99", 1 -> "1.00", 0.8912 -> "0.8912": as many decimals as the price has, at least 2."""
-    whole, _, decimals = f"{Decimal(value):.4f}".rstrip("0").partition(".")
-    return f"{whole}.{decimals.ljust(2, '0')}"
-
-
-def plain_percent(value) -> str:
-    text = f"{Decimal(str(value)):f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def bands_as_text(raw) -> str:

@@ -10,28 +10,25 @@ from datetime import date
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.access import get_for_member, member_required, restrict
+from console.dates import month_start, next_month, utc_today
 from console.navigation import tabs
 from console.refusals import Immutable, RuleViolation
-from console.views import confirm, form_data, form_page
+from console.views import confirm_then_act, form_data, form_page
 
 from .models import PRICE_FIELDS, PriceBook, parse_bands
-from .price_book_forms import TIER_LABELS, PriceBookForm, next_month, plain_percent, plain_price
+from .price_book_forms import TIER_LABELS, PriceBookForm
+from .pricing import plain_percent, plain_price
 from .services import delete_price_book_of, frozen_message, save_price_book
 from .tabs import BILLING_TABS
 
 
 def section() -> tuple[str, str]:
     return ("Price books", reverse("billing:price_books"))
-
-
-def this_month() -> date:
-    return timezone.now().date().replace(day=1)
 
 
 # Pages -------------------------------------------------------------------------------------------
@@ -79,9 +76,10 @@ def book_row(book: PriceBook, in_force: PriceBook | None, month: date) -> BookRo
 
 
 @member_required("billing")
+@require_safe
 def price_books(request):
     membership = request.membership
-    month = this_month()
+    month = month_start(utc_today())
     in_force = PriceBook.in_force(membership.organization, month)
     own = restrict(PriceBook, membership).annotate(statement_count=Count("statements")).order_by("-effective_from")
     defaults = PriceBook.objects.filter(organization__isnull=True).order_by("-effective_from")
@@ -104,7 +102,7 @@ def template_book(request) -> PriceBook | None:
         book = restrict(PriceBook, request.membership).filter(pk=int(source)).first()
         if book is not None:
             return book
-    return PriceBook.in_force(request.membership.organization, this_month())
+    return PriceBook.in_force(request.membership.organization, month_start(utc_today()))
 
 
 FORM_INTRO = (
@@ -115,13 +113,14 @@ FORM_INTRO = (
 
 
 @member_required("billing", "manage")
+@require_http_methods(["GET", "POST"])
 def create_price_book(request):
     organization = request.membership.organization
     form = PriceBookForm(
         form_data(request),
         organization=organization,
         template=template_book(request),
-        effective_from=next_month(this_month()),
+        effective_from=next_month(utc_today()),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -143,6 +142,7 @@ def create_price_book(request):
 
 
 @member_required("billing", "manage")
+@require_http_methods(["GET", "POST"])
 def edit_price_book(request, pk):
     book = get_for_member(request.membership, PriceBook, pk=pk)
     if book.is_used:
@@ -177,7 +177,7 @@ def edit_price_book(request, pk):
 
 
 def frozen_page(request, book: PriceBook):
-    month = this_month()
+    month = month_start(utc_today())
     context = {
         "row": book_row(book, PriceBook.book_for(book.organization, month), month),
         "statement_count": book.statements.count(),
@@ -187,23 +187,16 @@ def frozen_page(request, book: PriceBook):
 
 
 @member_required("billing", "manage")
+@require_http_methods(["GET", "POST"])
 def delete_price_book(request, pk):
     book = get_for_member(request.membership, PriceBook, pk=pk)
     if book.is_used:
         messages.error(request, frozen_message(book, "deleted"))
         return redirect("billing:price_books")
-    if request.method == "POST":
-        try:
-            delete_price_book_of(request.membership, book, request=request)
-        except RuleViolation as error:
-            messages.error(request, str(error))
-        else:
-            messages.success(request, f"Price book from {book.effective_from:%Y-%m-%d} deleted.")
-        return redirect("billing:price_books")
-    if request.method != "GET":
-        return HttpResponseNotAllowed(["GET", "POST"])
-    return confirm(
+    return confirm_then_act(
         request,
+        act=lambda: delete_price_book_of(request.membership, book, request=request),
+        done=f"Price book from {book.effective_from:%Y-%m-%d} deleted.",
         title=f"Delete the price book from {book.effective_from:%Y-%m-%d}?",
         message="The book is deleted for good. No statement uses it yet, so no issued bill changes.",
         consequences=[

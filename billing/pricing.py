@@ -234,3 +234,14 @@ def price_month(minutes_by_tier: Mapping[str, int], prices: Prices) -> Priced:
             currency=prices.currency,
             exact_total=exact_total,
         )
+
+
+def plain_price(value: Decimal | int | str) -> str:
+    """0.9900 -> "0.99", 1 -> "1.00", 0.8912 -> "0.8912": as many decimals as the price has, at least 2."""
+    whole, _, decimals = f"{Decimal(value):.4f}".rstrip("0").partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+def plain_percent(value: Decimal | int | float | str) -> str:
+    text = f"{Decimal(str(value)):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

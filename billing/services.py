@@ -3,16 +3,20 @@ transaction under the organization's row lock, which the month close also takes 
 statement: under it, "already billed" and "used by a statement" cannot change. (The ledger's entries
 are in ledger.py, the month close in closing.py.)"""
 
+from datetime import date
+
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import Max, ProtectedError
+from django.http import HttpRequest
 
 from accounts import audit
 from accounts.models import Membership, Organization
+from console.dates import month_start, next_month
 from console.refusals import Immutable, RuleViolation
 
 from .alerts import check_alerts
-from .models import PRICE_FIELDS, BillingProfile, PriceBook
-from .price_book_forms import effective_from_problem, plain_price
+from .models import PRICE_FIELDS, BillingProfile, PriceBook, Statement
+from .pricing import plain_price
 
 # Registered with accounts.audit when the app starts (apps.py).
 AUDIT_ACTIONS = {
@@ -23,16 +27,50 @@ AUDIT_ACTIONS = {
 }
 
 
+# Rules of price books -------------------------------------------------------------------------
+
+
+def last_billed_month(organization: Organization) -> date | None:
+    """The month of the organization's latest issued statement (None before its first statement)."""
+    return Statement.objects.filter(organization=organization).aggregate(latest=Max("month"))["latest"]
+
+
+def effective_from_problem(
+    organization: Organization, effective_from: date, book: PriceBook | None = None
+) -> str | None:
+    """Why `effective_from` cannot date a book of `organization` (None when it can). `book` is the one
+    being edited, which may keep its own date."""
+    if effective_from.day != 1:
+        return f"A price book starts on the 1st of a month, for example {month_start(effective_from):%Y-%m-%d}."
+    billed = last_billed_month(organization)
+    if billed is not None and effective_from <= billed:
+        return (
+            f"The statement for {billed:%B %Y} is already issued, so every month up to then is billed and a "
+            f"price book may not reprice it. Choose {next_month(billed):%Y-%m-%d} or later."
+        )
+    taken = PriceBook.objects.filter(organization=organization, effective_from=effective_from)
+    if book is not None:
+        taken = taken.exclude(pk=book.pk)
+    if taken.exists():
+        return (
+            f"Your organization already has a price book from {effective_from:%Y-%m-%d}. "
+            "Edit that book, or choose another month."
+        )
+    return None
+
+
 def snapshot(book: PriceBook) -> dict:
     """The book's numbers for the audit log (JSON-safe)."""
-    values = {"effective_from": f"{book.effective_from:%Y-%m-%d}"}
+    values: dict[str, object] = {"effective_from": f"{book.effective_from:%Y-%m-%d}"}
     values.update({field: plain_price(getattr(book, field)) for field in PRICE_FIELDS.values()})
     values.update(free_minutes=book.free_minutes, discount_bands=book.discount_bands)
     return values
 
 
 @transaction.atomic
-def save_price_book(actor: Membership, book: PriceBook | None, values: dict, *, request=None) -> PriceBook:
+def save_price_book(
+    actor: Membership, book: PriceBook | None, values: dict, *, request: HttpRequest | None = None
+) -> PriceBook:
     """Create a book of the member's organization (`book` None) or change its unused `book`.
     RuleViolation (on effective_from) when the date is taken or billed meanwhile; Immutable when the book is used."""
     organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
@@ -76,12 +114,13 @@ def save_price_book(actor: Membership, book: PriceBook | None, values: dict, *, 
 
 
 @transaction.atomic
-def delete_price_book_of(actor: Membership, book: PriceBook, *, request=None) -> None:
+def delete_price_book_of(actor: Membership, book: PriceBook, *, request: HttpRequest | None = None) -> None:
     """Immutable when a statement uses the book (also when one was issued a moment ago)."""
     organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
-    book = PriceBook.objects.filter(pk=book.pk, organization=organization).first()
-    if book is None:
+    current = PriceBook.objects.filter(pk=book.pk, organization=organization).first()
+    if current is None:
         return  # deleted by someone else meanwhile
+    book = current
     values = snapshot(book)
     try:
         with transaction.atomic():
@@ -107,7 +146,9 @@ def frozen_message(book: PriceBook, done: str) -> str:
 
 
 @transaction.atomic
-def save_billing_details(actor: Membership, data: dict, changed: list[str], *, request=None) -> BillingProfile:
+def save_billing_details(
+    actor: Membership, data: dict, changed: list[str], *, request: HttpRequest | None = None
+) -> BillingProfile:
     """Create or update the organization's billing profile, under its row lock, and audit the change."""
     organization = Organization.objects.select_for_update().get(pk=actor.organization_id)
     profile, _ = BillingProfile.objects.get_or_create(organization=organization)

@@ -36,8 +36,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date
 from decimal import Decimal
 
-from django.db.models import Case, CharField, DateField, DecimalField, F, Value, When
-from django.utils import timezone
+from django.db.models import Case, CharField, DateField, DecimalField, Expression, F, Field, QuerySet, Value, When
+
+from accounts.models import Organization
+from console.dates import utc_today
 
 from .models import Statement, Transaction
 
@@ -174,7 +176,7 @@ class _Account:
 
 
 class _Replay:
-    def __init__(self):
+    def __init__(self) -> None:
         self.accounts: dict[int, _Account] = {}
         self.credit = ZERO
         self.owed_since: date | None = None
@@ -199,7 +201,7 @@ class _Replay:
     def targets(self, entry: Funds) -> list[_Account]:
         """The statement the entry was meant for first, then every other statement, oldest first."""
         accounts = self.oldest_first()
-        target = self.accounts.get(entry.statement_id)
+        target = self.accounts.get(entry.statement_id) if entry.statement_id is not None else None
         if target is not None:
             accounts.remove(target)
             accounts.insert(0, target)
@@ -256,7 +258,9 @@ def status_of(amount_due: Decimal, paid: Decimal, due_date: date, today: date) -
 def _events(bills: Iterable[Bill], entries: Iterable[Funds]) -> list[Bill | Funds]:
     """Statements and entries in replay order: by day; on one day statements (oldest month first) first,
     then entries by id."""
-    keyed = [((bill.issued_on, 0, bill.month, bill.id), bill) for bill in bills]
+    keyed: list[tuple[tuple[date, int, date, int], Bill | Funds]] = [
+        ((bill.issued_on, 0, bill.month, bill.id), bill) for bill in bills
+    ]
     keyed += [((entry.occurred_on, 1, date.min, entry.id), entry) for entry in entries]
     return [event for _, event in sorted(keyed, key=lambda pair: pair[0])]
 
@@ -304,7 +308,7 @@ def entry_label(kind: str, amount: Decimal, method: str, reference: str, reason:
     return f"{'Credit' if amount > 0 else 'Debit'}: {reason}"
 
 
-def settle_organization(organization, today: date | None = None) -> Settlement:
+def settle_organization(organization: Organization, today: date | None = None) -> Settlement:
     """The settlement of `organization`'s statements by its ledger, as of `today` (UTC)."""
     statements = Statement.objects.filter(organization=organization)
     bills = [
@@ -319,12 +323,12 @@ def settle_organization(organization, today: date | None = None) -> Settlement:
         Funds(pk, occurred_on, amount, entry_label(kind, amount, method, reference, reason), statement_id)
         for pk, occurred_on, amount, statement_id, kind, method, reference, reason in rows
     ]
-    return settle(bills, entries, today or timezone.now().date())
+    return settle(bills, entries, today or utc_today())
 
 
-def _case(values: dict[int, object], output_field, default) -> Case:
+def _case(values: dict[int, object], output_field: Field, default: Expression | F) -> Case:
     """CASE over statement ids, one WHEN per distinct value (an organization has few)."""
-    ids_by_value = defaultdict(list)
+    ids_by_value: defaultdict[object, list[int]] = defaultdict(list)
     for pk, value in values.items():
         if value is not None:
             ids_by_value[value].append(pk)
@@ -332,7 +336,7 @@ def _case(values: dict[int, object], output_field, default) -> Case:
     return Case(*whens, default=default, output_field=output_field)
 
 
-def with_settlement(statements, settled: Settlement):
+def with_settlement(statements: QuerySet[Statement], settled: Settlement) -> QuerySet[Statement]:
     """`statements` (of the settled organization) annotated with `status`, `amount_paid`, `amount_due` and
     `paid_at`, so that lists and the API filter and sort by them in the database. A statement issued after
     `settled` was computed shows as open with its total due."""

@@ -6,10 +6,11 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.access import get_for_member, member_required, restrict
 from console.changelist import Changelist, Column, Filter
-from console.csv_export import csv_download, inert
+from console.csv_export import csv_download
 from console.navigation import tabs
 from console.refusals import RuleViolation
 from console.views import form_data, form_page
@@ -57,6 +58,7 @@ def overview_card(request) -> dict:
 
 
 @member_required("billing")
+@require_safe
 def overview(request):
     membership = request.membership
     organization = membership.organization
@@ -78,6 +80,7 @@ def overview(request):
 
 
 @member_required("billing")
+@require_safe
 def estimate(request):
     """The month-to-date bill estimate ("Bill estimate preview")."""
     found = current_estimate(request.membership.organization)
@@ -118,11 +121,13 @@ def statements_changelist(request) -> Changelist:
 
 
 @member_required("billing")
+@require_safe
 def statements(request):
     return tabbed(request, "billing/statements.html", "statements", changelist=statements_changelist(request))
 
 
 @member_required("billing")
+@require_safe
 def statements_csv(request):
     rows = (
         [
@@ -159,6 +164,7 @@ def invoice_for(request, number: str) -> dict:
 
 
 @member_required("billing")
+@require_safe
 def invoice(request, number):
     context = invoice_for(request, number)
     context["bill_to"] = context["statement"].billed_to(context["profile"])
@@ -167,6 +173,7 @@ def invoice(request, number):
 
 
 @member_required("billing")
+@require_safe
 def invoice_pdf(request, number):
     context = invoice_for(request, number)
     statement = context["statement"]
@@ -203,11 +210,13 @@ def transactions_changelist(request) -> Changelist:
 
 
 @member_required("billing")
+@require_safe
 def transactions(request):
     return tabbed(request, "billing/transactions.html", "transactions", changelist=transactions_changelist(request))
 
 
 @member_required("billing")
+@require_safe
 def transactions_csv(request):
     rows = (
         [
@@ -216,10 +225,10 @@ def transactions_csv(request):
             entry.amount,
             entry.currency,
             entry.method,
-            inert(entry.reference),
-            inert(entry.reason),
+            entry.reference,
+            entry.reason,
             entry.statement.number if entry.statement else "",
-            inert(entry.recorded_by.email) if entry.recorded_by else "",
+            entry.recorded_by.email if entry.recorded_by else "",
         ]
         for entry in transactions_changelist(request).queryset.iterator(chunk_size=500)
     )
@@ -277,6 +286,7 @@ def already_recorded(request, entry: Transaction):
 
 
 @member_required("billing", "manage")
+@require_http_methods(["GET", "POST"])
 def record_payment(request):
     organization = request.membership.organization
     form = PaymentForm(form_data(request), organization=organization)
@@ -307,6 +317,7 @@ def record_payment(request):
 
 
 @member_required("billing", "manage")
+@require_http_methods(["GET", "POST"])
 def record_correction(request):
     organization = request.membership.organization
     form = CorrectionForm(form_data(request), organization=organization)
@@ -338,6 +349,7 @@ def record_correction(request):
 
 
 @member_required("billing", "manage")
+@require_http_methods(["GET", "POST"])
 def billing_details(request):
     organization = request.membership.organization
     profile = BillingProfile.objects.filter(organization=organization).first()

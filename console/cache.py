@@ -5,7 +5,12 @@ Reads on hot paths (the token API) use this for what each request would otherwis
 role and the project's token facts. A timeout bounds how stale anything can be if a bump is missed.
 """
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.core.cache import cache
+
+T = TypeVar("T")
 
 _MISSING = object()
 
@@ -15,7 +20,7 @@ def _generation_key(name: str) -> str:
 
 
 def generation(name: str) -> int:
-    return cache.get_or_set(_generation_key(name), 1, timeout=None)
+    return int(cache.get_or_set(_generation_key(name), 1, timeout=None) or 1)
 
 
 def bump(name: str) -> None:
@@ -25,7 +30,7 @@ def bump(name: str) -> None:
         cache.set(_generation_key(name), 2, timeout=None)
 
 
-def cached(name: str, key: str, compute, timeout: int = 60):
+def cached(name: str, key: str, compute: Callable[[], T], timeout: int = 60) -> T:
     """compute() once per generation of `name` and `key`, for at most `timeout` seconds. None is cached too."""
     full_key = f"{name}:{generation(name)}:{key}"
     value = cache.get(full_key, _MISSING)

@@ -31,7 +31,7 @@ def has_control_characters(value: str) -> bool:
     return any(is_control(character) for character in value)
 
 
-def refuse_control_characters(value) -> None:
+def refuse_control_characters(value: object) -> None:
     if isinstance(value, str) and has_control_characters(value):
         raise ValidationError(
             "Remove the line breaks, tabs and other control characters: this field takes one line of text.",

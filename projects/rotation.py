@@ -60,7 +60,7 @@ def old_certificate_tokens(project: Project, old: Certificate) -> list[str]:
     """What disabling the old certificate would cut off: the tokens the console signed with it, then what
     the console cannot see (tokens from the customer's own servers)."""
     use = certificate_use.use_of(project, old.fingerprint)
-    if use.still_valid:
+    if use.still_valid and use.last_expires_at is not None:
         cut_off = (
             f"up to {use.may_be_valid} token{'s' if use.may_be_valid != 1 else ''} issued in the last 24 h"
             if use.may_be_valid

@@ -10,10 +10,12 @@ applied to a state the person has not seen. Pass None only from callers that act
 """
 
 import ipaddress
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.db import transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -50,7 +52,7 @@ AUDIT_ACTIONS = {
 # Projects ---------------------------------------------------------------------------------------
 
 
-def _check_project_limit(organization) -> None:
+def _check_project_limit(organization: Organization) -> None:
     if Project.objects.filter(organization=organization).active().count() >= settings.PROJECT_LIMIT:
         raise RuleViolation(
             f"Your organization has reached its limit of {settings.PROJECT_LIMIT} active projects. "
@@ -58,7 +60,7 @@ def _check_project_limit(organization) -> None:
         )
 
 
-def _check_name_free(organization, name: str, exclude_pk=None) -> None:
+def _check_name_free(organization: Organization, name: str, exclude_pk: int | None = None) -> None:
     clash = Project.objects.filter(organization=organization, name__iexact=name)
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
@@ -75,7 +77,7 @@ def create_project(
     region: str = Project.Region.GLOBAL,
     mechanism: str = Project.Mechanism.SECURED,
     stage: str = Project.Stage.NOT_SPECIFIED,
-    request=None,
+    request: HttpRequest | None = None,
 ) -> Project:
     """A new project; Secured projects get an enabled primary certificate at once."""
     # Locking the organization serializes creations, so two at once cannot both pass the limit check.
@@ -149,7 +151,16 @@ def _touch(project: Project, *fields: str) -> None:
 
 
 @transaction.atomic
-def update_project(actor: Membership, project: Project, *, name, use_case, region, stage, request=None) -> Project:
+def update_project(
+    actor: Membership,
+    project: Project,
+    *,
+    name: str,
+    use_case: str,
+    region: str,
+    stage: str,
+    request: HttpRequest | None = None,
+) -> Project:
     _lock_organization(project)
     project = _locked(project)
     _check_name_free(project.organization, name, exclude_pk=project.pk)
@@ -172,7 +183,7 @@ def update_project(actor: Membership, project: Project, *, name, use_case, regio
 
 
 @transaction.atomic
-def set_enabled(actor: Membership, project: Project, enabled: bool, *, request=None) -> Project:
+def set_enabled(actor: Membership, project: Project, enabled: bool, *, request: HttpRequest | None = None) -> Project:
     project = _locked(project)
     if project.enabled != enabled:
         project.enabled = enabled
@@ -190,7 +201,7 @@ def set_enabled(actor: Membership, project: Project, enabled: bool, *, request=N
 
 
 @transaction.atomic
-def set_archived(actor: Membership, project: Project, archived: bool, *, request=None) -> Project:
+def set_archived(actor: Membership, project: Project, archived: bool, *, request: HttpRequest | None = None) -> Project:
     _lock_organization(project)
     project = _locked(project)
     if project.is_archived == archived:
@@ -240,7 +251,7 @@ def _begin_certificate_change(project: Project, expected_version: int | None) ->
 
 
 def _finish_certificate_change(
-    actor: Membership, project: Project, action: str, request, *, notify: bool, **details
+    actor: Membership, project: Project, action: str, request: HttpRequest | None, *, notify: bool, **details: Any
 ) -> None:
     project.certificates_version += 1
     _touch(project, "certificates_version")
@@ -270,16 +281,36 @@ def _mail_admins(project: Project, action: str, actor_email: str) -> None:
     send_mass_mail([(subject, body, None, [email]) for email in recipients], fail_silently=True)
 
 
-def _require(certificate: Certificate | None, message: str) -> Certificate:
+def offered_certificate_operations(project: Project) -> dict[str, list[str]]:
+    """The certificate operations the pages offer on each slot in the project's state, next to the services
+    that enforce them: enable or reset the primary, require tokens once it is enabled; add or re-enable the
+    secondary when the primary is enabled, swap or disable an enabled one, delete a disabled one."""
+    primary, secondary = project.primary, project.secondary
+    primary_enabled = primary is not None and primary.enabled
+    on_primary = ["reset_primary" if primary_enabled else "enable_primary"]
+    if primary_enabled and project.accepts_app_id_only:
+        on_primary.append("require_tokens")
+    on_secondary = []
+    if primary_enabled and (secondary is None or not secondary.enabled):
+        on_secondary.append("enable_secondary")
+    if primary_enabled and secondary is not None and secondary.enabled:
+        on_secondary += ["swap", "disable_secondary"]
+    if secondary is not None and not secondary.enabled:
+        on_secondary.append("delete_secondary")
+    return {"primary": on_primary, "secondary": on_secondary}
+
+
+def _certificate_or_refuse(certificate: Certificate | None, message: str) -> Certificate:
+    """The certificate, or a RuleViolation with `message` when the slot is empty."""
     if certificate is None:
         raise RuleViolation(message)
     return certificate
 
 
 @transaction.atomic
-def reveal_certificate(actor: Membership, project: Project, slot: str, *, request=None) -> str:
+def reveal_certificate(actor: Membership, project: Project, slot: str, *, request: HttpRequest | None = None) -> str:
     """The certificate's value, for a person allowed to see it; every reveal is audited."""
-    certificate = _require(project.certificate(slot), f"This project has no {slot} certificate.")
+    certificate = _certificate_or_refuse(project.certificate(slot), f"This project has no {slot} certificate.")
     audit.record(
         "certificate.revealed",
         actor=actor,
@@ -294,7 +325,9 @@ def reveal_certificate(actor: Membership, project: Project, slot: str, *, reques
 
 
 @transaction.atomic
-def enable_primary(actor: Membership, project: Project, *, expected_version=None, request=None) -> Certificate:
+def enable_primary(
+    actor: Membership, project: Project, *, expected_version: int | None = None, request: HttpRequest | None = None
+) -> Certificate:
     """Give an App-ID-only project a primary certificate (or turn a disabled one back on)."""
     project = _begin_certificate_change(project, expected_version)
     primary = project.primary
@@ -312,7 +345,9 @@ def enable_primary(actor: Membership, project: Project, *, expected_version=None
 
 
 @transaction.atomic
-def enable_secondary(actor: Membership, project: Project, *, expected_version=None, request=None) -> Certificate:
+def enable_secondary(
+    actor: Membership, project: Project, *, expected_version: int | None = None, request: HttpRequest | None = None
+) -> Certificate:
     """Create a secondary certificate, or re-enable the disabled one."""
     project = _begin_certificate_change(project, expected_version)
     primary = project.primary
@@ -338,14 +373,16 @@ _CONTENT_FIELDS = ("value", "fingerprint", "value_created_at", "retired_at")
 
 @asks_password
 @transaction.atomic
-def swap_certificates(actor: Membership, project: Project, *, expected_version=None, request=None) -> Project:
+def swap_certificates(
+    actor: Membership, project: Project, *, expected_version: int | None = None, request: HttpRequest | None = None
+) -> Project:
     """The secondary becomes the primary and the primary becomes the (enabled) secondary.
 
     Tokens signed with either keep working; new temp tokens are signed with the new primary.
     """
     project = _begin_certificate_change(project, expected_version)
-    primary = _require(project.primary, "This project has no primary certificate.")
-    secondary = _require(project.secondary, "Add and enable a secondary certificate before swapping.")
+    primary = _certificate_or_refuse(project.primary, "This project has no primary certificate.")
+    secondary = _certificate_or_refuse(project.secondary, "Add and enable a secondary certificate before swapping.")
     if not secondary.enabled:
         raise RuleViolation("The secondary certificate is disabled: enable it before swapping.")
     old_primary = {name: getattr(primary, name) for name in _CONTENT_FIELDS}
@@ -374,9 +411,11 @@ def swap_certificates(actor: Membership, project: Project, *, expected_version=N
 
 @asks_password
 @transaction.atomic
-def disable_secondary(actor: Membership, project: Project, *, expected_version=None, request=None) -> Certificate:
+def disable_secondary(
+    actor: Membership, project: Project, *, expected_version: int | None = None, request: HttpRequest | None = None
+) -> Certificate:
     project = _begin_certificate_change(project, expected_version)
-    secondary = _require(project.secondary, "This project has no secondary certificate.")
+    secondary = _certificate_or_refuse(project.secondary, "This project has no secondary certificate.")
     if not secondary.enabled:
         raise RuleViolation("The secondary certificate is disabled already.")
     secondary.enabled = False
@@ -390,10 +429,12 @@ def disable_secondary(actor: Membership, project: Project, *, expected_version=N
 
 @asks_password
 @transaction.atomic
-def delete_secondary(actor: Membership, project: Project, *, expected_version=None, request=None) -> None:
+def delete_secondary(
+    actor: Membership, project: Project, *, expected_version: int | None = None, request: HttpRequest | None = None
+) -> None:
     """Irreversible: tokens signed with the secondary certificate stop working for good."""
     project = _begin_certificate_change(project, expected_version)
-    secondary = _require(project.secondary, "This project has no secondary certificate.")
+    secondary = _certificate_or_refuse(project.secondary, "This project has no secondary certificate.")
     if secondary.enabled:
         raise RuleViolation("Only a disabled secondary certificate can be deleted: disable it first.")
     fingerprint = secondary.fingerprint
@@ -405,7 +446,9 @@ def delete_secondary(actor: Membership, project: Project, *, expected_version=No
 
 @asks_password
 @transaction.atomic
-def reset_primary(actor: Membership, project: Project, *, expected_version=None, request=None) -> Certificate:
+def reset_primary(
+    actor: Membership, project: Project, *, expected_version: int | None = None, request: HttpRequest | None = None
+) -> Certificate:
     """A new primary value at once (REST `reset_signkey`); enables the primary if it was off.
 
     Unlike a rotation, tokens signed with the old primary stop working immediately.
@@ -434,7 +477,9 @@ def reset_primary(actor: Membership, project: Project, *, expected_version=None,
 
 @asks_password
 @transaction.atomic
-def require_tokens(actor: Membership, project: Project, *, expected_version=None, request=None) -> Project:
+def require_tokens(
+    actor: Membership, project: Project, *, expected_version: int | None = None, request: HttpRequest | None = None
+) -> Project:
     """End App-ID-only access: from now on clients need a token ("delete No certificate")."""
     project = _begin_certificate_change(project, expected_version)
     if project.mechanism == Project.Mechanism.SECURED:
@@ -452,7 +497,9 @@ def require_tokens(actor: Membership, project: Project, *, expected_version=None
 
 
 @transaction.atomic
-def set_recording_server(actor: Membership, project: Project, address: str | None, *, request=None) -> Project:
+def set_recording_server(
+    actor: Membership, project: Project, address: str | None, *, request: HttpRequest | None = None
+) -> Project:
     """Set where on-premise recording reaches the project: "ip:port" (IPv4, or IPv6 in brackets; port
     1-65535), stored in canonical form; None clears it."""
     if address is not None:

@@ -119,7 +119,7 @@ _FIELDS = {
 }
 
 
-def _lookup(value, names: dict[int, str], what: str) -> int:
+def _lookup(value: int | str, names: dict[int, str], what: str) -> int:
     """A resource type or permission given by number or by name."""
     by_name = {name: number for number, name in names.items()}
     if isinstance(value, int) and not isinstance(value, bool) and value in names:
@@ -129,7 +129,7 @@ def _lookup(value, names: dict[int, str], what: str) -> int:
     raise TokenError(f"Unknown RTM2 {what} {value!r}: use one of {', '.join(names.values())}.")
 
 
-def rtm2_permissions(permissions: dict) -> dict[int, dict[int, tuple[str, ...]]]:
+def rtm2_permissions(permissions: object) -> dict[int, dict[int, tuple[str, ...]]]:
     """RTM2 permissions in the token's terms, from e.g. {"message_channels": {"read": ["lobby"]}}.
 
     Resource types and permissions may be names or numbers; empty lists are left out. The order of the
@@ -287,7 +287,16 @@ def rtc_privileges(role: int, privilege_expire: int) -> dict[int, int]:
     raise TokenError("The role must be 1 (publisher) or 2 (subscriber).")
 
 
-def build_rtc(app_id, app_certificate, channel_name, uid, role, token_expire, privilege_expire=0, **when):
+def build_rtc(
+    app_id: str,
+    app_certificate: str,
+    channel_name: str,
+    uid: int | str,
+    role: int,
+    token_expire: int,
+    privilege_expire: int = 0,
+    **when: int | None,
+) -> str:
     """RTC token for a uid (int) or a user account (str).
 
     The privileges have no separate limit by default (0, as Agora's builders): the token's expiry governs.
@@ -297,17 +306,17 @@ def build_rtc(app_id, app_certificate, channel_name, uid, role, token_expire, pr
 
 
 def build_rtc_with_privileges(
-    app_id,
-    app_certificate,
-    channel_name,
-    uid,
-    token_expire,
-    join_channel,
-    publish_audio,
-    publish_video,
-    publish_data,
-    **when,
-):
+    app_id: str,
+    app_certificate: str,
+    channel_name: str,
+    uid: int | str,
+    token_expire: int,
+    join_channel: int,
+    publish_audio: int,
+    publish_video: int,
+    publish_data: int,
+    **when: int | None,
+) -> str:
     privileges = {
         JOIN_CHANNEL: join_channel,
         PUBLISH_AUDIO: publish_audio,
@@ -318,17 +327,17 @@ def build_rtc_with_privileges(
 
 
 def build_rtc_rtm(
-    app_id,
-    app_certificate,
-    channel_name,
-    account,
-    role,
-    token_expire,
-    privilege_expire=0,
-    rtm_user_id=None,
-    rtm_expire=None,
-    **when,
-):
+    app_id: str,
+    app_certificate: str,
+    channel_name: str,
+    account: int | str,
+    role: int,
+    token_expire: int,
+    privilege_expire: int = 0,
+    rtm_user_id: str | None = None,
+    rtm_expire: int | None = None,
+    **when: int | None,
+) -> str:
     """RTC for (channel, account, role) plus RTM login for the account (or a separate RTM user id).
 
     As Agora's `build_token_with_rtm`: the RTC privileges last `privilege_expire` (0: no separate limit),
@@ -343,20 +352,20 @@ def build_rtc_rtm(
 
 
 def build_rtc_rtm_with_privileges(
-    app_id,
-    app_certificate,
-    channel_name,
-    account,
-    role,
-    token_expire,
-    join_channel,
-    publish_audio,
-    publish_video,
-    publish_data,
-    rtm_user_id,
-    rtm_expire,
-    **when,
-):
+    app_id: str,
+    app_certificate: str,
+    channel_name: str,
+    account: int | str,
+    role: int,
+    token_expire: int,
+    join_channel: int,
+    publish_audio: int,
+    publish_video: int,
+    publish_data: int,
+    rtm_user_id: str,
+    rtm_expire: int,
+    **when: int | None,
+) -> str:
     """RTC + RTM with an expiry per privilege, as Agora's `build_token_with_rtm2`.
 
     Join lasts `join_channel`; a publisher also gets the three publish privileges with their own expiries (a
@@ -374,40 +383,44 @@ def build_rtc_rtm_with_privileges(
     return build(app_id, app_certificate, services, token_expire, **when)
 
 
-def build_rtm(app_id, app_certificate, user_id, expire, **when):
+def build_rtm(app_id: str, app_certificate: str, user_id: str, expire: int, **when: int | None) -> str:
     return build(app_id, app_certificate, [Service(RTM, {RTM_LOGIN: expire}, {"user_id": user_id})], expire, **when)
 
 
-def build_rtm_with_permissions(app_id, app_certificate, user_id, permissions, expire, **when):
+def build_rtm_with_permissions(
+    app_id: str, app_certificate: str, user_id: str, permissions: dict, expire: int, **when: int | None
+) -> str:
     """RTM2 (service 8): login for `user_id` plus read/write permissions on resources (see rtm2_permissions)."""
     service = Service(RTM2, {RTM2_LOGIN: expire}, {"user_id": user_id, "permissions": rtm2_permissions(permissions)})
     return build(app_id, app_certificate, [service], expire, **when)
 
 
-def build_chat_user(app_id, app_certificate, user_id, expire, **when):
+def build_chat_user(app_id: str, app_certificate: str, user_id: str, expire: int, **when: int | None) -> str:
     return build(app_id, app_certificate, [Service(CHAT, {CHAT_USER: expire}, {"user_id": user_id})], expire, **when)
 
 
-def build_chat_app(app_id, app_certificate, expire, **when):
+def build_chat_app(app_id: str, app_certificate: str, expire: int, **when: int | None) -> str:
     return build(app_id, app_certificate, [Service(CHAT, {CHAT_APP: expire}, {"user_id": ""})], expire, **when)
 
 
-def build_fpa(app_id, app_certificate, expire, **when):
+def build_fpa(app_id: str, app_certificate: str, expire: int, **when: int | None) -> str:
     """As Agora's FPA builder: the login privilege has no separate limit (0); the token lasts `expire`."""
     return build(app_id, app_certificate, [Service(FPA, {FPA_LOGIN: 0})], expire, **when)
 
 
-def build_apaas_room_user(app_id, app_certificate, room_uuid, user_uuid, role, expire, **when):
+def build_apaas_room_user(
+    app_id: str, app_certificate: str, room_uuid: str, user_uuid: str, role: int, expire: int, **when: int | None
+) -> str:
     service = Service(APAAS, {APAAS_ROOM_USER: expire}, {"room_uuid": room_uuid, "user_uuid": user_uuid, "role": role})
     return build(app_id, app_certificate, [service], expire, **when)
 
 
-def build_apaas_user(app_id, app_certificate, user_uuid, expire, **when):
+def build_apaas_user(app_id: str, app_certificate: str, user_uuid: str, expire: int, **when: int | None) -> str:
     service = Service(APAAS, {APAAS_USER: expire}, {"room_uuid": "", "user_uuid": user_uuid, "role": -1})
     return build(app_id, app_certificate, [service], expire, **when)
 
 
-def build_apaas_app(app_id, app_certificate, expire, **when):
+def build_apaas_app(app_id: str, app_certificate: str, expire: int, **when: int | None) -> str:
     service = Service(APAAS, {APAAS_APP: expire}, {"room_uuid": "", "user_uuid": "", "role": -1})
     return build(app_id, app_certificate, [service], expire, **when)
 
@@ -500,8 +513,10 @@ class _Reader:
                 resource[permission] = tuple(self.str_() for _ in range(self.u16()))
         return permissions
 
-    def field(self, kind: str):
-        return {"i16": self.i16, "str": self.str_, "rtm2": self.rtm2_permissions}[kind]()
+    def field(self, kind: str) -> int | str | dict[int, dict[int, tuple[str, ...]]]:
+        if kind == "i16":
+            return self.i16()
+        return self.str_() if kind == "str" else self.rtm2_permissions()
 
     @property
     def done(self) -> bool:
@@ -546,14 +561,14 @@ def parse(token: str) -> Token:
     signing_info = data[reader.offset :]
     app_id = reader.str_()
     issue_ts, expire, salt, count = reader.u32(), reader.u32(), reader.u32(), reader.u16()
-    services = []
+    services: list[Service] = []
     for _ in range(count):
         service_type = reader.u16()
         if service_type not in _FIELDS:
             # Its fields' layout is unknown, so nothing after it can be read; the signature still covers it all.
-            token = Token(app_id, issue_ts, expire, salt, services, signature, signing_info)
-            token.unknown_service_type = service_type
-            return token
+            partial = Token(app_id, issue_ts, expire, salt, services, signature, signing_info)
+            partial.unknown_service_type = service_type
+            return partial
         privileges = reader.privileges()
         fields = {name: reader.field(kind) for name, kind in _FIELDS[service_type]}
         services.append(Service(service_type, privileges, fields))

@@ -29,7 +29,7 @@ def _check_characters(value: str, what: str) -> None:
         raise TokenError(f"{what} contains characters that are not allowed: {shown}.")
 
 
-def channel_name(value) -> str:
+def channel_name(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise TokenError("Enter a channel name.")
     if len(value.encode()) > MAX_CHANNEL_BYTES:
@@ -38,7 +38,7 @@ def channel_name(value) -> str:
     return value
 
 
-def uid(value) -> int:
+def uid(value: object) -> int:
     if isinstance(value, bool):
         raise TokenError("The uid must be a whole number.")
     if isinstance(value, str):
@@ -50,7 +50,7 @@ def uid(value) -> int:
     return value
 
 
-def account(value) -> str:
+def account(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise TokenError("Enter a user account.")
     if len(value.encode()) > MAX_ACCOUNT_BYTES:
@@ -59,7 +59,7 @@ def account(value) -> str:
     return value
 
 
-def user_id(value) -> str:
+def user_id(value: object) -> str:
     """RTM and Chat user ids: 1 to 64 bytes of printable ASCII, no surrounding spaces."""
     if not isinstance(value, str) or not value.strip():
         raise TokenError("Enter a user id.")
@@ -72,7 +72,7 @@ def user_id(value) -> str:
     return value
 
 
-def expire(value, maximum: int = DAY, what: str = "The expiry") -> int:
+def expire(value: object, maximum: int = DAY, what: str = "The expiry") -> int:
     if isinstance(value, bool):
         raise TokenError(f"{what} must be a number of seconds.")
     if isinstance(value, str):
@@ -84,14 +84,14 @@ def expire(value, maximum: int = DAY, what: str = "The expiry") -> int:
     return value
 
 
-def privilege_expire(value, maximum: int = DAY, what: str = "The privilege expiry") -> int:
+def privilege_expire(value: object, maximum: int = DAY, what: str = "The privilege expiry") -> int:
     """Seconds after the issue time, or 0 (Agora's default): no separate limit, the token's expiry governs."""
     if value in (None, "", 0, "0") and not isinstance(value, bool):
         return 0
     return expire(value, maximum, what)
 
 
-def rtm2_permissions(value) -> dict:
+def rtm2_permissions(value: object) -> dict[int, dict[int, tuple[str, ...]]]:
     """RTM2 permissions as JSON gives them, {"message_channels": {"read": ["lobby", "*"]}}, checked.
 
     Resource names are 1 to 64 bytes of printable ASCII without spaces; "*" stands for all.
@@ -111,7 +111,7 @@ def rtm2_permissions(value) -> dict:
     return cleaned
 
 
-def role(value) -> int:
+def role(value: object) -> int:
     roles = {"publisher": 1, "subscriber": 2, 1: 1, 2: 2, "1": 1, "2": 2}
     if isinstance(value, bool) or not isinstance(value, str | int) or value not in roles:
         raise TokenError('The role must be "publisher" or "subscriber".')

@@ -8,8 +8,13 @@ tell when the old certificate's tokens have expired; the token itself is never s
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from accounts import audit
+from accounts.models import Membership
 from console import metrics
 from projects import certificate_use
 from projects.models import Project
@@ -49,9 +54,10 @@ class IssuedToken:
 
 def _rtc_subject(params: dict) -> tuple[dict, int | str]:
     channel = rules.channel_name(params.get("channel"))
+    who: int | str
     if params.get("account") not in (None, ""):
         who = rules.account(params["account"])
-        subject = {"channel": channel, "account": who}
+        subject: dict[str, int | str] = {"channel": channel, "account": who}
     else:
         who = rules.uid(params.get("uid", 0))
         subject = {"channel": channel, "uid": who}
@@ -59,7 +65,15 @@ def _rtc_subject(params: dict) -> tuple[dict, int | str]:
     return subject, who
 
 
-def _rtc_rtm(app_id, certificate, params, expire, privilege_expire, max_expire, when) -> tuple[dict, str]:
+def _rtc_rtm(
+    app_id: str,
+    certificate: str,
+    params: dict,
+    expire: int,
+    privilege_expire: int,
+    max_expire: int,
+    when: dict[str, int | None],
+) -> tuple[dict, str]:
     """RTC for a user account plus RTM login, each RTC privilege and the RTM login with its own expiry."""
     if params.get("account") in (None, ""):
         raise at2.TokenError("An RTC + RTM token needs a user account (it is also the RTM user id).")
@@ -138,19 +152,22 @@ def build_with_credentials(
     )
 
 
-def build_token(project: Project, kind: str, params: dict, **options) -> IssuedToken:
+def build_token(project: Project, kind: str, params: dict, **options: Any) -> IssuedToken:
     """The same for a stored project: checks it may issue tokens, signs with its primary certificate.
 
     Raises TokenError (bad input) or RuleViolation (the project or organization refuses).
     """
     check_can_issue_tokens(project)
     primary = project.primary
+    assert primary is not None  # check_can_issue_tokens refuses a project without an enabled primary
     issued = build_with_credentials(project.app_id, primary.value, kind, params, **options)
     certificate_use.record(project.pk, primary.fingerprint, issued.expires_at)
     return issued
 
 
-def issue_temp_token(actor, project: Project, kind: str, params: dict, *, request=None) -> IssuedToken:
+def issue_temp_token(
+    actor: Membership, project: Project, kind: str, params: dict, *, request: HttpRequest | None = None
+) -> IssuedToken:
     """A temp token from the console, audited (who, project, channel or user, expiry; not the token)."""
     issued = build_token(project, kind, params)
     audit.record(
@@ -191,11 +208,11 @@ class Inspection:
         return describe(self.details) if self.details and not self.is_legacy else None
 
     @property
-    def legacy_privileges(self):
+    def legacy_privileges(self) -> list:
         return describe_legacy(self.details) if self.details and self.is_legacy else []
 
 
-def inspect_token(token: str, projects) -> Inspection:
+def inspect_token(token: str, projects: QuerySet[Project]) -> Inspection:
     """Parse `token`, find its project among `projects` (a queryset the person may see) and verify it."""
     token = (token or "").strip()
     inspection = Inspection(token=token, version=token[:3])
@@ -206,14 +223,14 @@ def inspect_token(token: str, projects) -> Inspection:
         return inspection
     inspection.details = parsed.as_dict()
     inspection.expired = parsed.is_expired()
-    expires_ts = parsed.expire_ts if inspection.is_legacy else parsed.expires_at
+    expires_ts = parsed.expire_ts if isinstance(parsed, at2.LegacyToken) else parsed.expires_at
     inspection.expires_at = datetime.fromtimestamp(expires_ts, UTC)
     try:
         at2.check_hex32(parsed.app_id, "The App ID")
     except at2.TokenError:
         return inspection  # a damaged App ID can belong to no project (and must not reach a query)
     inspection.project = projects.filter(app_id__iexact=parsed.app_id).prefetch_related("certificates").first()
-    if inspection.project is not None and not inspection.is_legacy:
+    if inspection.project is not None and isinstance(parsed, at2.Token):
         for certificate in inspection.project.certificates.all():
             if parsed.verify(certificate.value):
                 inspection.signed_by, inspection.signer_enabled = certificate.slot, certificate.enabled

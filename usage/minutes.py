@@ -23,7 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import BigIntegerField, ExpressionWrapper, F, Sum, Value
+from django.db.models import BigIntegerField, ExpressionWrapper, F, QuerySet, Sum, Value
+from django.db.models.expressions import Combinable
+
+from console.dates import month_start
 
 from .models import TIER_LABELS
 
@@ -56,9 +59,9 @@ def row_minutes(seconds_by_column: Mapping[str, int]) -> dict[str, int]:
     return {tier.key: minutes_for(sum(int(seconds_by_column.get(c) or 0) for c in tier.columns)) for tier in TIERS}
 
 
-def minutes_expression(tier: Tier):
+def minutes_expression(tier: Tier) -> ExpressionWrapper:
     """The database expression of `row_minutes` for one tier: (seconds + 59) / 60 in integer arithmetic."""
-    seconds = F(tier.columns[0])
+    seconds: Combinable = F(tier.columns[0])
     for column in tier.columns[1:]:
         seconds = seconds + F(column)
     return ExpressionWrapper((seconds + Value(59)) / Value(60), output_field=BigIntegerField())
@@ -81,10 +84,10 @@ def read_minutes(values: Mapping, prefix: str = "minutes_") -> tuple[int, ...]:
 
 def month_to_date_range(today: date) -> tuple[date, date]:
     """The days "month to date" covers: the 1st of today's month up to today, both included (UTC)."""
-    return today.replace(day=1), today
+    return month_start(today), today
 
 
-def period_minutes(usage_rows) -> dict[str, int]:
+def period_minutes(usage_rows: QuerySet) -> dict[str, int]:
     """Minutes per tier over a DailyUsage queryset (one query): what a bill, an alert or a total counts."""
     sums = usage_rows.aggregate(**minutes_sums())
     return dict(zip(TIER_KEYS, read_minutes(sums), strict=True))

@@ -13,18 +13,19 @@ window written, so a resumed run ends with the same rows and counts as a run tha
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import Organization
+from accounts.models import Organization, User
 from console import metrics
+from console.dates import utc_today
 from projects.models import Project
 
 from .client import UpstreamClient, UpstreamError
@@ -61,16 +62,17 @@ def windows(day_from: date, day_to: date, size: int = WINDOW_DAYS) -> list[tuple
     return chunks
 
 
-def pullable_projects(organization: Organization):
+def pullable_projects(organization: Organization) -> QuerySet[Project]:
     return Project.objects.filter(organization=organization, enabled=True, archived_at__isnull=True)
 
 
 # Mapping console projects to upstream project ids -------------------------------------------------
 
 
-def sync_mappings(upstream: Upstream, client: UpstreamClient) -> int:
-    """Match projects to upstream ids by App ID (vendor_key); hand-edited mappings are kept. Returns matches."""
-    by_app_id = {item["vendor_key"].lower(): item["id"] for item in client.projects()}
+def sync_mappings(upstream: Upstream, listed: list[dict]) -> int:
+    """Match projects to the upstream's `listed` projects (`client.projects()`) by App ID (vendor_key);
+    hand-edited mappings are kept. Returns matches."""
+    by_app_id = {item["vendor_key"].lower(): item["id"] for item in listed}
     matched = 0
     for project in Project.objects.filter(organization=upstream.organization).select_related("usage_mapping"):
         upstream_id = by_app_id.get(project.app_id.lower())
@@ -89,7 +91,7 @@ def sync_mappings(upstream: Upstream, client: UpstreamClient) -> int:
 
 
 @contextmanager
-def project_lock(project: Project, run: PullRun | None = None):
+def project_lock(project: Project, run: PullRun | None = None) -> Iterator[PullLock | None]:
     """Yields the project's pull lock while this process holds it for `run` (truthy), None if another one does.
 
     Only this holder's own lock row is released at the end: if it was taken over as stale meanwhile, or
@@ -140,7 +142,15 @@ def upsert_days(project: Project, business: str, days: dict[date, dict]) -> int:
 # Runs ------------------------------------------------------------------------------------------
 
 
-def create_run(organization, day_from: date, day_to: date, *, trigger: str, project=None, user=None) -> PullRun:
+def create_run(
+    organization: Organization,
+    day_from: date,
+    day_to: date,
+    *,
+    trigger: str,
+    project: Project | None = None,
+    user: User | None = None,
+) -> PullRun:
     if day_from > day_to:
         raise ValueError("The start date is after the end date.")
     return PullRun.objects.create(
@@ -189,7 +199,7 @@ def execute_run(
         _save_if_still_mine(run, ["windows_total"])
         try:
             if any(not ProjectMapping.objects.filter(project=p).exists() for p, left in todo if left):
-                sync_mappings(upstream, client)
+                sync_mappings(upstream, client.projects())
         except UpstreamError as error:
             errors.append(f"Listing the upstream's projects failed: {error}")
         for project, left in todo:
@@ -232,7 +242,8 @@ def _windows_left(run: PullRun, project: Project, chunks: list[tuple[date, date]
         return chunks
     if project.pk < run.done_through_project:
         return []
-    return [(day_from, day_to) for day_from, day_to in chunks if day_to > run.done_through_date]
+    done_through = run.done_through_date or date.min
+    return [(day_from, day_to) for day_from, day_to in chunks if day_to > done_through]
 
 
 def announce_usage_updated(run: PullRun) -> None:
@@ -243,7 +254,16 @@ def announce_usage_updated(run: PullRun) -> None:
             logger.error("usage_updated receiver %r failed", receiver, exc_info=result)
 
 
-def _pull_project(run, project, chunks, business, client, attempts_before, errors, progress) -> None:
+def _pull_project(
+    run: PullRun,
+    project: Project,
+    chunks: list[tuple[date, date]],
+    business: str,
+    client: UpstreamClient,
+    attempts_before: int,
+    errors: list[str],
+    progress: Callable[[PullRun], None] | None,
+) -> None:
     mapping = ProjectMapping.objects.filter(project=project).first()
     if mapping is None:
         errors.append(f"{project.name}: no upstream project has its App ID; set the mapping by hand.")
@@ -411,5 +431,5 @@ def _record_reaped(run: PullRun, action: str) -> None:
 
 def recent_window(today: date | None = None) -> tuple[date, date]:
     """Yesterday and today (UTC): what the hourly pull refreshes."""
-    today = today or timezone.now().date()
+    today = today or utc_today()
     return today - timedelta(days=1), today

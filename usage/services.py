@@ -107,16 +107,6 @@ class ConnectionCheck:
     matched: int = 0
 
 
-class _Listed:
-    """The upstream's project list, fetched once, for sync_mappings (which asks a client for it)."""
-
-    def __init__(self, projects: list[dict]):
-        self._projects = projects
-
-    def projects(self) -> list[dict]:
-        return self._projects
-
-
 def _describe(error: Exception) -> str:
     """A short reason for a failed connection test. The client's messages never quote the upstream."""
     if not isinstance(error, UpstreamError):
@@ -142,7 +132,7 @@ def check_connection(actor: Membership, *, request: HttpRequest | None = None) -
         _store_check(upstream, f"Failed: {reason}")
         return ConnectionCheck(ok=False, reason=reason)
     with transaction.atomic():
-        matched = sync_mappings(upstream, _Listed(listed))
+        matched = sync_mappings(upstream, listed)
         noun = "project" if len(listed) == 1 else "projects"
         _store_check(upstream, f"Connected: {len(listed)} {noun} upstream; {matched} matched by App ID")
     return ConnectionCheck(ok=True, listed=len(listed), matched=matched)

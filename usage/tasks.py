@@ -29,7 +29,7 @@ def pull_recent() -> int:
     queued = 0
     for upstream in Upstream.objects.select_related("organization"):
         try:
-            sync_mappings(upstream, UpstreamClient.for_upstream(upstream))
+            sync_mappings(upstream, UpstreamClient.for_upstream(upstream).projects())
         except UpstreamError:
             pass  # each project's run records the failure
         pending = PullRun.objects.filter(

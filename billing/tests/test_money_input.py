@@ -19,8 +19,8 @@ from billing.closing import close_month
 from billing.fields import MoneyField, WholeNumberField
 from billing.forms import new_form_token
 from billing.models import PriceBook, Transaction, UsageAlert
-from billing.price_book_forms import next_month
 from conftest import member, run_together
+from console.dates import next_month
 from console.refusals import RuleViolation
 from console.tests.api_helpers import Api
 from usage.models import DailyUsage

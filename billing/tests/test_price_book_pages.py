@@ -13,10 +13,10 @@ from accounts.services import create_role
 from billing.closing import close_month
 from billing.estimate import month_to_date
 from billing.models import PRICE_FIELDS, PriceBook, Statement
-from billing.price_book_forms import next_month
 from billing.pricing import LIST_PRICES, price_month
 from billing.services import save_price_book
 from conftest import run_together
+from console.dates import next_month
 from console.refusals import Immutable, RuleViolation
 from usage.models import DailyUsage
 

@@ -527,3 +527,41 @@ def test_audit_entries_name_fingerprints_never_values(acme, engineer, project):
     for entry in AuditEntry.objects.filter(organization=acme.organization):
         dumped = f"{entry.target} {entry.details}"
         assert not any(value in dumped for value in values), entry.action
+
+
+OPERATIONS = {
+    "enable_primary": services.enable_primary,
+    "reset_primary": services.reset_primary,
+    "require_tokens": services.require_tokens,
+    "enable_secondary": services.enable_secondary,
+    "swap": services.swap_certificates,
+    "disable_secondary": services.disable_secondary,
+    "delete_secondary": services.delete_secondary,
+}
+
+
+def _states(acme):
+    """A project in each certificate state the pages show, named."""
+    engineer = acme.membership("engineer")
+    yield "secured", acme.projects[0]
+    services.enable_secondary(engineer, acme.projects[1])
+    yield "with an enabled secondary", acme.projects[1]
+    open_project = services.create_project(acme.membership("admin"), name="Open", mechanism=Project.Mechanism.APP_ID)
+    yield "App ID only", open_project
+    services.disable_secondary(engineer, acme.projects[1])
+    yield "with a disabled secondary", acme.projects[1]
+
+
+def test_every_operation_the_pages_offer_is_one_its_service_accepts(acme):
+    engineer = acme.membership("engineer")
+    for state, project in _states(acme):
+        project = Project.objects.prefetch_related("certificates").get(pk=project.pk)
+        offered = services.offered_certificate_operations(project)
+        for operation in offered["primary"] + offered["secondary"]:
+            with transaction.atomic():
+                fresh = Project.objects.get(pk=project.pk)
+                try:
+                    OPERATIONS[operation](engineer, fresh)
+                except RuleViolation as refusal:
+                    raise AssertionError(f"{state}: {operation} is offered but refused: {refusal}") from None
+                transaction.set_rollback(True)

@@ -147,32 +147,22 @@ Q1 = (date(2025, 1, 1), date(2025, 3, 15))  # windows: 01-01..01-31, 02-01..03-0
 # Mappings ---------------------------------------------------------------------------------------
 
 
-class Listing:
-    """Just what sync_mappings asks of a client."""
-
-    def __init__(self, *items):
-        self.items = list(items)
-
-    def projects(self):
-        return self.items
-
-
 @pytest.mark.django_db
 def test_sync_mappings_matches_app_ids_case_insensitively_and_keeps_hand_set_ones(acme, globex):
     first, second = acme.projects
     upstream = acme.organization.upstream
-    listing = Listing(
+    listing = [
         {"id": "u-first", "vendor_key": first.app_id.upper()},
         {"id": "u-globex", "vendor_key": globex.projects[0].app_id},  # not Acme's: never mapped to Acme
         {"id": "u-stranger", "vendor_key": "f" * 32},
-    )
+    ]
     assert sync_mappings(upstream, listing) == 1
     assert ProjectMapping.objects.get(project=first).upstream_project_id == "u-first"
     assert not ProjectMapping.objects.filter(project=second).exists()
     assert not ProjectMapping.objects.filter(project=globex.projects[0]).exists()
 
     ProjectMapping.objects.create(project=second, upstream_project_id="by-hand", matched_automatically=False)
-    listing.items = [
+    listing = [
         {"id": "u-first-moved", "vendor_key": first.app_id.lower()},
         {"id": "u-second", "vendor_key": second.app_id},
     ]

@@ -118,7 +118,9 @@ def test_a_backfill_under_30_percent_faults_ends_with_fault_free_totals(acme, fi
 
 def test_windows_a_run_failed_are_filled_by_the_next_run(acme, five_projects, settings):
     upstream = acme.organization.upstream
-    sync_mappings(upstream, UpstreamClient.for_upstream(upstream))  # mapped first: the listing can't fail below
+    sync_mappings(
+        upstream, UpstreamClient.for_upstream(upstream).projects()
+    )  # mapped first: the listing can't fail below
     # No retries at all: with 30% of calls failing, some of the 60 windows fail (all succeed: 0.7**60).
     settings.USAGE_SANDBOX_FAULTS = {**FAULTS, "faults": ["500", "429", "malformed"]}
     day_from, day_to = past_year()

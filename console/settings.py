@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "tokens",
     "usage",
     "billing",
+    "network",
     # After the console's apps, so that the console's templates for allauth's pages win.
     "allauth",
     "allauth.account",
@@ -298,6 +299,10 @@ CELERY_BEAT_SCHEDULE = {
     "daily-ledger": {
         "task": "billing.tasks.daily_ledger",
         "schedule": crontab(hour=0, minute=45),
+    },
+    "forget-old-channel-users": {
+        "task": "network.tasks.forget_old",
+        "schedule": crontab(),  # every minute: users who left are kept 60 s (network.presence)
     },
     "forget-old-certificate-use": {
         "task": "projects.tasks.forget_old_certificate_use",

@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("console.api_urls")),
     path("dev/", include("console.agora_urls")),  # Agora's Console RESTful API paths
     path("sandbox/", include("usage.sandbox_urls")),
+    path("webhooks/", include("network.urls")),  # Agora's signed notifications
     path("admin/login/", views.admin_sign_in),  # before the admin's own: one sign-in page for both
     path("admin/", admin.site.urls),
 ]

@@ -212,6 +212,8 @@ EXPECTATIONS: dict[str, Expect] = {
     # The sandbox upstream takes HTTP Basic credentials of a sandbox upstream, never a session.
     "sandbox_projects": Expect(ok=401, denied=401, anonymous=401, outsider=401),
     "sandbox_usage": Expect(ok=401, denied=401, anonymous=401, outsider=401),
+    # Agora's notifications: a signed POST from Agora, never a session; a GET is 405 for everyone.
+    "network:agora_notification": same_for_everyone(405),
     "api_schema": PUBLIC,
     "api_docs": PUBLIC,
     # Revealing is POST only (it writes an audit entry); POST is checked below.
@@ -295,6 +297,7 @@ def objects(acme, globex):
     project_id = acme.projects[0].project_id
     return {
         "projects:detail": {"project_id": project_id},
+        "network:agora_notification": {"project_id": project_id},
         "projects:edit": {"project_id": project_id},
         "projects:action": {"project_id": project_id, "action": "disable"},
         "projects:rotation": {"project_id": project_id},

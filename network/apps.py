@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class NetworkConfig(AppConfig):
+    """What happens on the network: channels, the users (UIDs) in them, calls; learnt from Agora's signed
+    webhooks (Notification Center Service)."""
+
+    name = "network"
+    verbose_name = "Channels and calls"

@@ -7,3 +7,6 @@ class NetworkConfig(AppConfig):
 
     name = "network"
     verbose_name = "Channels and calls"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (cached notification settings retired on change)

@@ -11,8 +11,8 @@ Events 101 and 102 open and close a Call of the channel.
 
 from datetime import UTC, datetime, timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from projects.models import Project
@@ -21,49 +21,76 @@ from . import ncs
 from .models import Call, ChannelUser, NotificationSettings, ReceivedNotice
 
 LEFT_KEPT = timedelta(seconds=60)
+CALL_EVENTS = (ncs.CHANNEL_CREATED, ncs.CHANNEL_DESTROYED)
 DUPLICATE = "duplicate"
 
 
-def receive(project: Project, notice: ncs.Notice) -> str:
-    """Store and apply `notice` for `project`; its outcome ("applied", "stale", "recorded" or "duplicate")."""
+def receive(project_pk: int, notice: ncs.Notice) -> str:
+    """Store and apply `notice` for the project; its outcome ("applied", "stale", "recorded" or "duplicate").
+
+    The common case is two statements: the notice inserted unless its noticeId is known, and the user's row
+    inserted or updated only when the event is newer than the one applied last (an upsert with a condition,
+    so two deliveries racing cannot both apply).
+    """
     now = timezone.now()
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                row = ReceivedNotice.objects.create(
-                    project=project,
-                    notice_id=notice.notice_id,
-                    product_id=notice.product_id,
-                    event_type=notice.event_type,
-                    channel_name=notice.channel_name,
-                    uid=notice.uid,
-                    client_seq=notice.client_seq,
-                    payload=notice.payload,
-                    outcome=ReceivedNotice.Outcome.RECORDED,
-                    first_received_at=now,
-                    last_received_at=now,
-                )
-        except IntegrityError:  # delivered before: count it, change nothing
-            ReceivedNotice.objects.filter(project=project, notice_id=notice.notice_id).update(
+        if not _insert_notice(project_pk, notice, now):
+            ReceivedNotice.objects.filter(project_id=project_pk, notice_id=notice.notice_id).update(
                 deliveries=F("deliveries") + 1, last_received_at=now
             )
             return DUPLICATE
-        outcome = _apply(project, notice, now)
-        if outcome != row.outcome:
-            ReceivedNotice.objects.filter(pk=row.pk).update(outcome=outcome)
+        outcome = _apply(project_pk, notice, now)
+        if outcome != _expected_outcome(notice):
+            ReceivedNotice.objects.filter(project_id=project_pk, notice_id=notice.notice_id).update(outcome=outcome)
     return outcome
 
 
-def _apply(project: Project, notice: ncs.Notice, now: datetime) -> str:
+def _expected_outcome(notice: ncs.Notice) -> str:
+    """What a notice's outcome is unless its event turns out stale: stored with it, spared an UPDATE."""
+    if notice.product_id != ncs.RTC_PRODUCT:
+        return ReceivedNotice.Outcome.RECORDED
+    if notice.is_presence or (notice.event_type in CALL_EVENTS and notice.channel_name):
+        return ReceivedNotice.Outcome.APPLIED
+    return ReceivedNotice.Outcome.RECORDED
+
+
+def _insert_notice(project_pk: int, notice: ncs.Notice, now: datetime) -> bool:
+    """Insert the notice; False when its noticeId was stored before (nothing inserted)."""
+    payload = ReceivedNotice._meta.get_field("payload").get_db_prep_value(notice.payload, connection)
+    moment = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ReceivedNotice._meta.db_table} (project_id, notice_id, product_id, event_type,"
+            " channel_name, uid, client_seq, payload, outcome, deliveries, first_received_at, last_received_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s, %s)"
+            " ON CONFLICT (project_id, notice_id) DO NOTHING RETURNING id",
+            [
+                project_pk,
+                notice.notice_id,
+                notice.product_id,
+                notice.event_type,
+                notice.channel_name,
+                notice.uid,
+                notice.client_seq,
+                payload,
+                _expected_outcome(notice),
+                moment,
+                moment,
+            ],
+        )
+        return cursor.fetchone() is not None
+
+
+def _apply(project_pk: int, notice: ncs.Notice, now: datetime) -> str:
     if notice.product_id != ncs.RTC_PRODUCT:
         return ReceivedNotice.Outcome.RECORDED
     if notice.is_presence:
-        return _apply_presence(project, notice, now)
+        return _apply_presence(project_pk, notice, now)
     if notice.event_type == ncs.CHANNEL_CREATED and notice.channel_name:
-        _open_call(project, notice, now)
+        _open_call(project_pk, notice, now)
         return ReceivedNotice.Outcome.APPLIED
     if notice.event_type == ncs.CHANNEL_DESTROYED and notice.channel_name:
-        _close_call(project, notice, now)
+        _close_call(project_pk, notice, now)
         return ReceivedNotice.Outcome.APPLIED
     return ReceivedNotice.Outcome.RECORDED
 
@@ -72,48 +99,70 @@ def _event_time(notice: ncs.Notice, now: datetime) -> datetime:
     return datetime.fromtimestamp(notice.ts, UTC) if notice.ts else now
 
 
-def _apply_presence(project: Project, notice: ncs.Notice, now: datetime) -> str:
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# The user's row after the event, unless the row holds a newer event: then nothing is written (stale). A user
+# who comes online gets a new join time; one who goes offline a leave time and reason.
+_UPSERT_USER = """
+INSERT INTO {table} AS u (project_id, channel_name, uid, role, online, last_client_seq, platform, joined_at,
+                          left_at, leave_reason, updated_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (project_id, channel_name, uid) DO UPDATE SET
+    role = excluded.role,
+    online = excluded.online,
+    last_client_seq = excluded.last_client_seq,
+    platform = COALESCE(excluded.platform, u.platform),
+    joined_at = CASE WHEN excluded.online AND NOT u.online THEN excluded.joined_at ELSE u.joined_at END,
+    left_at = CASE WHEN NOT excluded.online THEN excluded.left_at WHEN u.online THEN u.left_at END,
+    leave_reason = CASE WHEN NOT excluded.online THEN excluded.leave_reason WHEN u.online THEN u.leave_reason END,
+    updated_at = excluded.updated_at
+WHERE u.last_client_seq < excluded.last_client_seq
+RETURNING id
+"""
+
+
+def _apply_presence(project_pk: int, notice: ncs.Notice, now: datetime) -> str:
     online, role = ncs.PRESENCE[notice.event_type]
-    key = {"project": project, "channel_name": notice.channel_name, "uid": notice.uid}
-    user = ChannelUser.objects.select_for_update().filter(**key).first()
-    if user is None:
-        user = ChannelUser(**key, last_client_seq=-1, online=False, role=role, updated_at=now)
-    elif notice.sequence <= user.last_client_seq:
-        return ReceivedNotice.Outcome.STALE
-    was_online = user.online
-    user.role, user.online, user.last_client_seq, user.updated_at = role, online, notice.sequence, now
-    if notice.payload.get("platform") is not None and isinstance(notice.payload["platform"], int):
-        user.platform = notice.payload["platform"]
-    if online and not was_online:
-        user.joined_at, user.left_at, user.leave_reason = _event_time(notice, now), None, None
-    elif not online:
-        user.left_at = _event_time(notice, now)
-        reason = notice.payload.get("reason")
-        user.leave_reason = reason if isinstance(reason, int) and not isinstance(reason, bool) else None
-    try:
-        with transaction.atomic():
-            user.save()
-    except IntegrityError:  # the user's first event raced another: apply this one against that row
-        return _apply_presence(project, notice, now)
-    return ReceivedNotice.Outcome.APPLIED
+    at = connection.ops.adapt_datetimefield_value(_event_time(notice, now))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UPSERT_USER.format(table=ChannelUser._meta.db_table),
+            [
+                project_pk,
+                notice.channel_name,
+                notice.uid,
+                role,
+                online,
+                notice.sequence,
+                _whole(notice.payload.get("platform")),
+                at if online else None,
+                None if online else at,
+                None if online else _whole(notice.payload.get("reason")),
+                connection.ops.adapt_datetimefield_value(now),
+            ],
+        )
+        applied = cursor.fetchone() is not None
+    return ReceivedNotice.Outcome.APPLIED if applied else ReceivedNotice.Outcome.STALE
 
 
-def _open_call(project: Project, notice: ncs.Notice, now: datetime) -> None:
-    calls = Call.objects.filter(project=project, channel_name=notice.channel_name, ended_at__isnull=True)
+def _open_call(project_pk: int, notice: ncs.Notice, now: datetime) -> None:
+    calls = Call.objects.filter(project_id=project_pk, channel_name=notice.channel_name, ended_at__isnull=True)
     if not calls.exists():
-        Call.objects.create(project=project, channel_name=notice.channel_name, started_at=_event_time(notice, now))
+        Call.objects.create(
+            project_id=project_pk, channel_name=notice.channel_name, started_at=_event_time(notice, now)
+        )
 
 
-def _close_call(project: Project, notice: ncs.Notice, now: datetime) -> None:
-    last_uid = notice.payload.get("lastUid")
-    Call.objects.filter(project=project, channel_name=notice.channel_name, ended_at__isnull=True).update(
-        ended_at=_event_time(notice, now),
-        last_uid=last_uid if isinstance(last_uid, int) and not isinstance(last_uid, bool) else None,
+def _close_call(project_pk: int, notice: ncs.Notice, now: datetime) -> None:
+    Call.objects.filter(project_id=project_pk, channel_name=notice.channel_name, ended_at__isnull=True).update(
+        ended_at=_event_time(notice, now), last_uid=_whole(notice.payload.get("lastUid"))
     )
 
 
-def online_users(project: Project, channel_name: str):
-    """The users in a channel now, hosts first, then by join time."""
+def online_users(project: Project, channel_name: str) -> QuerySet[ChannelUser]:
+    """The users in a channel now: those who publish (communication users, hosts) first, then by join time."""
     return ChannelUser.objects.filter(project=project, channel_name=channel_name, online=True).order_by(
         "role", "joined_at", "uid"
     )

@@ -5,14 +5,42 @@ signature over the raw body checks out (401 otherwise). Answers are JSON, well w
 for anything accepted, a re-delivery included (Agora would resend anything else).
 """
 
+from dataclasses import dataclass
+
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from console.cache import cached
+from console.crypto import decrypt, encrypt
 from console.refusals import RuleViolation
 
 from . import ncs, presence
 from .models import NotificationSettings
+
+NOTIFICATIONS = "notifications"  # cache generation bumped by every change to notification settings (signals)
+
+
+@dataclass(frozen=True)
+class Receiving:
+    """What a delivery needs of a project's settings, cached between requests. The secret stays encrypted
+    in the cache and is decrypted per delivery."""
+
+    project_pk: int
+    enabled: bool
+    encrypted_secret: str
+
+
+def receiving_for(project_id: str) -> Receiving | None:
+    return cached(NOTIFICATIONS, project_id, lambda: _load(project_id))
+
+
+def _load(project_id: str) -> Receiving | None:
+    row = NotificationSettings.objects.filter(project__project_id=project_id).values_list(
+        "project_id", "enabled", "secret"
+    )
+    found = row.first()
+    return None if found is None else Receiving(found[0], found[1], encrypt(found[2]))
 
 
 def _refuse(message: str, status: int) -> JsonResponse:
@@ -22,7 +50,7 @@ def _refuse(message: str, status: int) -> JsonResponse:
 @csrf_exempt  # a machine's POST, authenticated by its signature
 @require_POST
 def agora_notification(request: HttpRequest, project_id: str) -> JsonResponse:
-    receiving = NotificationSettings.objects.select_related("project").filter(project__project_id=project_id).first()
+    receiving = receiving_for(project_id)
     if receiving is None or not receiving.enabled:
         return _refuse("This project does not receive notifications: enable them on its Notifications tab.", 404)
     declared = request.META.get("CONTENT_LENGTH") or "0"
@@ -30,7 +58,7 @@ def agora_notification(request: HttpRequest, project_id: str) -> JsonResponse:
         return _refuse(f"A notification is at most {ncs.MAX_BODY:,} bytes.", 413)
     body = request.body
     signed = ncs.verify(
-        receiving.secret,
+        decrypt(receiving.encrypted_secret),
         body,
         sha1=request.headers.get("Agora-Signature"),
         sha256=request.headers.get("Agora-Signature-V2"),
@@ -41,5 +69,5 @@ def agora_notification(request: HttpRequest, project_id: str) -> JsonResponse:
         notice = ncs.parse(body)
     except RuleViolation as problem:
         return _refuse(str(problem), 400)
-    outcome = presence.receive(receiving.project, notice)
+    outcome = presence.receive(receiving.project_pk, notice)
     return JsonResponse({"noticeId": notice.notice_id, "outcome": outcome})

@@ -198,7 +198,7 @@ def test_simultaneous_deliveries_apply_once_and_the_newest_event_wins(postgres, 
     project = receiving.project
     same = ncs.parse(notice("same", ncs.BROADCASTER_JOINED, uid=5, seq=SEQ))
     outcomes = []
-    run_together(*[lambda: outcomes.append(presence.receive(project, same))] * 4)
+    run_together(*[lambda: outcomes.append(presence.receive(project.pk, same))] * 4)
     assert sorted(outcomes) == ["applied", "duplicate", "duplicate", "duplicate"]
     assert ReceivedNotice.objects.get(notice_id="same").deliveries == 4
 
@@ -206,6 +206,6 @@ def test_simultaneous_deliveries_apply_once_and_the_newest_event_wins(postgres, 
         ncs.parse(notice(f"e{i}", ncs.AUDIENCE_JOINED if i % 2 else ncs.BECAME_BROADCASTER, uid=6, seq=SEQ + i))
         for i in range(6)
     ]
-    run_together(*[lambda event=event: presence.receive(project, event) for event in events])
+    run_together(*[lambda event=event: presence.receive(project.pk, event) for event in events])
     newest = ChannelUser.objects.get(project=project, uid=6)
     assert newest.last_client_seq == SEQ + 5 and newest.role == ncs.AUDIENCE

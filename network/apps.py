@@ -9,4 +9,8 @@ class NetworkConfig(AppConfig):
     verbose_name = "Channels and calls"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (cached notification settings retired on change)
+        from accounts import audit
+
+        from . import services, signals  # noqa: F401  (signals: cached notification settings retired on change)
+
+        audit.register_actions(services.AUDIT_ACTIONS)

@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
+from accounts.models import AuditEntry
 from network.models import NotificationSettings
 
 
@@ -33,3 +34,22 @@ def test_unknown_projects_and_projects_not_receiving_are_refused(acme):
         run("enable", "nope")
     with pytest.raises(CommandError, match="run enable"):
         run("show", acme.projects[0].project_id)
+
+
+def test_changes_are_audited_as_the_member_given_or_the_system(acme):
+    project = acme.projects[0]
+    run("enable", project.project_id, "--as", "ENGINEER@acme.test")
+    run("rotate", project.project_id)
+    entries = AuditEntry.objects.filter(project=project, action__startswith="notifications.").order_by("pk")
+    assert [(e.action, e.actor_email) for e in entries] == [
+        ("notifications.enabled", "engineer@acme.test"),
+        ("notifications.secret_rotated", "system"),
+    ]
+    secret = NotificationSettings.objects.get(project=project).secret
+    assert all(secret not in str(entry.details) for entry in entries)
+
+
+def test_someone_outside_the_organization_cannot_be_named(acme, globex):
+    with pytest.raises(CommandError, match="not a member"):
+        run("enable", acme.projects[0].project_id, "--as", "admin@globex.test")
+    assert not NotificationSettings.objects.exists()

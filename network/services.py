@@ -1,0 +1,73 @@
+"""State changes of a project's notification settings: the receiving end of Agora's webhooks.
+
+Same contract as every app's services: `(actor, project, *, request=None)`, audited with the actor. `actor`
+is the member acting, or None for the console itself (a command run by an operator without --as), whose
+entries name the system.
+"""
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import Membership
+from console.refusals import RuleViolation
+from projects.models import Project
+
+from .models import NotificationSettings, new_secret
+
+# Registered with accounts.audit when the app starts (apps.py).
+AUDIT_ACTIONS = {
+    "notifications.enabled": "Agora notifications enabled",
+    "notifications.disabled": "Agora notifications disabled",
+    "notifications.secret_rotated": "Agora notification secret rotated",
+}
+
+
+def _record(actor: Membership | None, project: Project, action: str, request: HttpRequest | None) -> None:
+    audit.record(
+        action, actor=actor, request=request, organization=project.organization, project=project, target=project.name
+    )
+
+
+@transaction.atomic
+def enable(actor: Membership | None, project: Project, *, request: HttpRequest | None = None) -> NotificationSettings:
+    """Receive the project's notifications: created with a new secret the first time, else turned back on."""
+    receiving = NotificationSettings.objects.select_for_update().filter(project=project).first()
+    if receiving is not None and receiving.enabled:
+        return receiving
+    receiving = receiving or NotificationSettings(project=project)
+    receiving.enabled, receiving.updated_at = True, timezone.now()
+    receiving.save()
+    _record(actor, project, "notifications.enabled", request)
+    return receiving
+
+
+@transaction.atomic
+def disable(actor: Membership | None, project: Project, *, request: HttpRequest | None = None) -> NotificationSettings:
+    """Answer the project's notifications 404 (Agora then retries and gives up) until enabled again."""
+    receiving = _existing(project)
+    if receiving.enabled:
+        receiving.enabled, receiving.updated_at = False, timezone.now()
+        receiving.save()
+        _record(actor, project, "notifications.disabled", request)
+    return receiving
+
+
+@transaction.atomic
+def rotate_secret(
+    actor: Membership | None, project: Project, *, request: HttpRequest | None = None
+) -> NotificationSettings:
+    """A new secret at once: notifications signed with the old one are refused (401) from now on."""
+    receiving = _existing(project)
+    receiving.secret, receiving.updated_at = new_secret(), timezone.now()
+    receiving.save()
+    _record(actor, project, "notifications.secret_rotated", request)
+    return receiving
+
+
+def _existing(project: Project) -> NotificationSettings:
+    receiving = NotificationSettings.objects.select_for_update().filter(project=project).first()
+    if receiving is None:
+        raise RuleViolation(f"Project {project.project_id} does not receive notifications: enable them first.")
+    return receiving

@@ -6,7 +6,6 @@ hex) and `Agora-Signature-V2` (HMAC-SHA256, hex). The body must be verified befo
 and written again would not give the same bytes.
 """
 
-import hashlib
 import hmac
 import json
 from dataclasses import dataclass
@@ -54,21 +53,22 @@ PRESENCE = {
 RTC_PRODUCT = 1
 
 
+def _signature(secret: str, body: bytes, digest: str) -> str:
+    return hmac.new(secret.encode(), body, digest).hexdigest()
+
+
 def signatures(secret: str, body: bytes) -> tuple[str, str]:
     """(`Agora-Signature`, `Agora-Signature-V2`): hex HMAC-SHA1 and HMAC-SHA256 of `body` with `secret`."""
-    key = secret.encode()
-    return hmac.new(key, body, hashlib.sha1).hexdigest(), hmac.new(key, body, hashlib.sha256).hexdigest()
+    return _signature(secret, body, "sha1"), _signature(secret, body, "sha256")
 
 
 def verify(secret: str, body: bytes, *, sha1: str | None, sha256: str | None) -> bool:
     """Whether the headers sign `body` with `secret`, compared in constant time. The SHA-256 signature is
     checked when it is sent; the SHA-1 one only when it is the only one."""
-    expected_sha1, expected_sha256 = signatures(secret, body)
-    if sha256:
-        return hmac.compare_digest(sha256.strip().lower().encode(), expected_sha256.encode())
-    if sha1:
-        return hmac.compare_digest(sha1.strip().lower().encode(), expected_sha1.encode())
-    return False
+    sent, digest = (sha256, "sha256") if sha256 else (sha1, "sha1")
+    if not sent:
+        return False
+    return hmac.compare_digest(sent.strip().lower().encode(), _signature(secret, body, digest).encode())
 
 
 @dataclass(frozen=True)

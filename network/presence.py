@@ -33,14 +33,15 @@ def receive(project_pk: int, notice: ncs.Notice) -> str:
     so two deliveries racing cannot both apply).
     """
     now = timezone.now()
+    expected = _expected_outcome(notice)
     with transaction.atomic():
-        if not _insert_notice(project_pk, notice, now):
+        if not _insert_notice(project_pk, notice, expected, now):
             ReceivedNotice.objects.filter(project_id=project_pk, notice_id=notice.notice_id).update(
                 deliveries=F("deliveries") + 1, last_received_at=now
             )
             return DUPLICATE
         outcome = _apply(project_pk, notice, now)
-        if outcome != _expected_outcome(notice):
+        if outcome != expected:
             ReceivedNotice.objects.filter(project_id=project_pk, notice_id=notice.notice_id).update(outcome=outcome)
     return outcome
 
@@ -54,8 +55,8 @@ def _expected_outcome(notice: ncs.Notice) -> str:
     return ReceivedNotice.Outcome.RECORDED
 
 
-def _insert_notice(project_pk: int, notice: ncs.Notice, now: datetime) -> bool:
-    """Insert the notice; False when its noticeId was stored before (nothing inserted)."""
+def _insert_notice(project_pk: int, notice: ncs.Notice, outcome: str, now: datetime) -> bool:
+    """Insert the notice with `outcome`; False when its noticeId was stored before (nothing inserted)."""
     payload = ReceivedNotice._meta.get_field("payload").get_db_prep_value(notice.payload, connection)
     moment = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
@@ -73,7 +74,7 @@ def _insert_notice(project_pk: int, notice: ncs.Notice, now: datetime) -> bool:
                 notice.uid,
                 notice.client_seq,
                 payload,
-                _expected_outcome(notice),
+                outcome,
                 moment,
                 moment,
             ],

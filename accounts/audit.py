@@ -138,6 +138,21 @@ def record(
     )
 
 
+def record_about_project(
+    action: str, *, actor: Membership | User | None, project: Any, request: HttpRequest | None = None, **details: Any
+) -> AuditEntry:
+    """An entry about `project` (a Project), in its organization and named by its name."""
+    return record(
+        action,
+        actor=actor,
+        request=request,
+        organization=project.organization,
+        project=project,
+        target=project.name,
+        **details,
+    )
+
+
 def entries_for(organization: Organization, membership: Membership | None = None) -> QuerySet[AuditEntry]:
     """An organization's audit log: its own entries plus sign-in events of its current members.
 

@@ -24,12 +24,6 @@ AUDIT_ACTIONS = {
 }
 
 
-def _record(actor: Membership | None, project: Project, action: str, request: HttpRequest | None) -> None:
-    audit.record(
-        action, actor=actor, request=request, organization=project.organization, project=project, target=project.name
-    )
-
-
 @transaction.atomic
 def enable(actor: Membership | None, project: Project, *, request: HttpRequest | None = None) -> NotificationSettings:
     """Receive the project's notifications: created with a new secret the first time, else turned back on."""
@@ -39,7 +33,7 @@ def enable(actor: Membership | None, project: Project, *, request: HttpRequest |
     receiving = receiving or NotificationSettings(project=project)
     receiving.enabled, receiving.updated_at = True, timezone.now()
     receiving.save()
-    _record(actor, project, "notifications.enabled", request)
+    audit.record_about_project("notifications.enabled", actor=actor, project=project, request=request)
     return receiving
 
 
@@ -50,7 +44,7 @@ def disable(actor: Membership | None, project: Project, *, request: HttpRequest 
     if receiving.enabled:
         receiving.enabled, receiving.updated_at = False, timezone.now()
         receiving.save()
-        _record(actor, project, "notifications.disabled", request)
+        audit.record_about_project("notifications.disabled", actor=actor, project=project, request=request)
     return receiving
 
 
@@ -62,7 +56,7 @@ def rotate_secret(
     receiving = _existing(project)
     receiving.secret, receiving.updated_at = new_secret(), timezone.now()
     receiving.save()
-    _record(actor, project, "notifications.secret_rotated", request)
+    audit.record_about_project("notifications.secret_rotated", actor=actor, project=project, request=request)
     return receiving
 
 

@@ -189,7 +189,7 @@ def set_enabled(actor: Membership, project: Project, enabled: bool, *, request: 
         project.enabled = enabled
         _touch(project, "enabled")
         action = "project.enabled" if enabled else "project.disabled"
-        _record(actor, project, action, request)
+        audit.record_about_project(action, actor=actor, project=project, request=request)
     return project
 
 
@@ -204,7 +204,7 @@ def set_archived(actor: Membership, project: Project, archived: bool, *, request
     project.archived_at = timezone.now() if archived else None
     _touch(project, "archived_at")
     action = "project.archived" if archived else "project.unarchived"
-    _record(actor, project, action, request)
+    audit.record_about_project(action, actor=actor, project=project, request=request)
     return project
 
 
@@ -246,7 +246,7 @@ def _finish_certificate_change(
 ) -> None:
     project.certificates_version += 1
     _touch(project, "certificates_version")
-    _record(actor, project, action, request, **details)
+    audit.record_about_project(action, actor=actor, project=project, request=request, **details)
     if notify:
         actor_email = actor.user.email
         transaction.on_commit(lambda: _mail_admins(project, action, actor_email))
@@ -283,19 +283,6 @@ def offered_certificate_operations(project: Project) -> dict[str, list[str]]:
     return {"primary": on_primary, "secondary": on_secondary}
 
 
-def _record(actor: Membership, project: Project, action: str, request: HttpRequest | None, **details: Any) -> None:
-    """The audit entry of an action on `project`, named by its name."""
-    audit.record(
-        action,
-        actor=actor,
-        request=request,
-        organization=project.organization,
-        project=project,
-        target=project.name,
-        **details,
-    )
-
-
 def _certificate_or_refuse(certificate: Certificate | None, message: str) -> Certificate:
     """The certificate, or a RuleViolation with `message` when the slot is empty."""
     if certificate is None:
@@ -307,7 +294,14 @@ def _certificate_or_refuse(certificate: Certificate | None, message: str) -> Cer
 def reveal_certificate(actor: Membership, project: Project, slot: str, *, request: HttpRequest | None = None) -> str:
     """The certificate's value, for a person allowed to see it; every reveal is audited."""
     certificate = _certificate_or_refuse(project.certificate(slot), f"This project has no {slot} certificate.")
-    _record(actor, project, "certificate.revealed", request, slot=slot, fingerprint=certificate.fingerprint)
+    audit.record_about_project(
+        "certificate.revealed",
+        actor=actor,
+        project=project,
+        request=request,
+        slot=slot,
+        fingerprint=certificate.fingerprint,
+    )
     return certificate.value
 
 
@@ -508,5 +502,7 @@ def set_recording_server(
     if project.recording_server != address:
         old, project.recording_server = project.recording_server, address
         _touch(project, "recording_server")
-        _record(actor, project, "project.recording_server", request, old=old, new=address)
+        audit.record_about_project(
+            "project.recording_server", actor=actor, project=project, request=request, old=old, new=address
+        )
     return project

@@ -170,13 +170,11 @@ def issue_temp_token(
 ) -> IssuedToken:
     """A temp token from the console, audited (who, project, channel or user, expiry; not the token)."""
     issued = build_token(project, kind, params)
-    audit.record(
+    audit.record_about_project(
         "token.generated",
         actor=actor,
-        request=request,
-        organization=project.organization,
         project=project,
-        target=project.name,
+        request=request,
         kind=kind,
         expires_at=issued.expires_at.isoformat(),
         **issued.subject,

@@ -183,13 +183,11 @@ def remove_mapping(actor: Membership, project: Project, *, request: HttpRequest 
 def _record_mapping(
     actor: Membership, project: Project, old: ProjectMapping | None, new: str | None, request: HttpRequest | None
 ) -> None:
-    audit.record(
+    audit.record_about_project(
         "usage.mapping_changed",
-        request=request,
-        actor=actor.user,
-        organization=project.organization,
+        actor=actor,
         project=project,
-        target=project.name,
+        request=request,
         project_id=project.project_id,
         old=old.upstream_project_id if old else None,
         new=new,

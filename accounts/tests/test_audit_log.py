@@ -360,7 +360,10 @@ def test_every_action_the_code_records_is_known_once_django_has_started():
         if "tests" in path.parts or ".venv" in path.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "record":
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                "record",
+                "record_about_project",
+            ):
                 if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                     written.add(node.args[0].value)
     assert len(written) > 30

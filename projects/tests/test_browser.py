@@ -229,3 +229,27 @@ def test_project_list_empty_state_and_archived_tab(live_server, acme, new_page, 
     newcomer.get_by_role("link", name="0 Archived").click()
     expect(newcomer.get_by_role("heading", name="No archived projects")).to_be_visible()
     shoot(newcomer, "47-project-list-archived-empty")
+
+
+def test_the_rotation_page_says_when_the_old_certificate_is_safe_to_disable(live_server, acme, new_page, shoot):
+    from playwright.sync_api import expect
+
+    from tokens.services import issue_temp_token
+
+    engineer = acme.membership("engineer")
+    project = acme.projects[0]
+    issue_temp_token(engineer, project, "rtc", {"channel": "standup", "uid": 7, "expire": 5400})
+    services.enable_secondary(engineer, project)
+    services.swap_certificates(engineer, Project.objects.get(pk=project.pk))
+    page = new_page()
+    sign_in(page, live_server.url, acme.users["engineer"].email)
+
+    page.goto(f"{live_server.url}/projects/{project.project_id}/rotation/")
+    where = page.locator("p", has_text="Where you are:")
+    expect(where).to_contain_text(re.compile(r"expires at [0-9:-]+ [0-9:]* ?UTC \(in 1 h 29 min\)"))
+    expect(where).to_contain_text("would cut off up to 1 token issued in the last 24 h")
+    expect(where).to_contain_text("invisible to the console")
+    shoot(page, "49-rotation-old-certificate-tokens")
+    page.get_by_role("link", name="Disable old certificate").click()
+    expect(page.get_by_text("would cut off up to 1 token")).to_be_visible()
+    shoot(page, "49-rotation-disable-confirmation")

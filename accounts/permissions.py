@@ -35,6 +35,12 @@ MODULES: tuple[Module, ...] = (
     ),
     Module("api_credentials", "API credentials", ("none", "view", "manage"), "RESTful API Customer ID and secret."),
     Module("audit", "Audit log", ("none", "view"), "Security-relevant actions in this organization."),
+    Module(
+        "channels",
+        "Channels & calls",
+        ("none", "view", "manage"),
+        "Live channels, call inspector and quality; manage kicks and bans users and sets up notifications.",
+    ),
 )
 MODULES_BY_KEY = {module.key: module for module in MODULES}
 
@@ -60,24 +66,25 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
     BuiltinRole("admin", "Admin", "Everything, at the highest level.", highest_levels()),
     BuiltinRole("finance", "Finance", "Bills and payments of all projects.", {"billing": "manage", "usage": "view"}),
     BuiltinRole(
-        "product_operation", "Product/Operation", "Usage of all projects.", {"usage": "view", "projects": "view"}
+        "product_operation", "Product/Operation", "Usage of all projects.", {"usage": "view", "projects": "view", "channels": "view"}
     ),
     BuiltinRole(
         "cs_maintenance",
         "CS/Maintenance",
-        "Support view of projects, usage and the audit log.",
-        {"projects": "view", "usage": "view", "audit": "view"},
+        "Support view of projects, usage and the audit log; manages channels (kicks, bans).",
+        {"projects": "view", "usage": "view", "audit": "view", "channels": "manage"},
     ),
     BuiltinRole(
         "engineer",
         "Engineer",
-        "Manages projects, certificates, tokens and API credentials.",
+        "Manages projects, certificates, tokens, API credentials and channels.",
         {
             "projects": "edit",
             "certificates": "manage",
             "tokens": "generate",
             "usage": "view",
             "api_credentials": "manage",
+            "channels": "manage",
         },
     ),
 )

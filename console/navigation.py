@@ -20,6 +20,7 @@ NAVIGATION = (
     NavItem("Projects", "projects:list", "projects", "/projects"),
     NavItem("Token inspector", "tokens:inspector", "projects", "/tokens"),
     NavItem("Usage", "usage:overview", "usage", "/usage"),
+    NavItem("Channels & calls", "channels:index", "channels", "/channels"),
     NavItem("Billing", "billing:overview", "billing", "/billing"),
     NavItem("Members & Roles", "members", "members", "/members"),
     NavItem("API credentials", "api_credentials", "api_credentials", "/api-credentials"),
@@ -41,11 +42,24 @@ class Tab:
     requires: tuple[str, str] | None = None  # (module, level); None: whoever may open the app's pages
 
 
-def tabs(request, current: str, declared: Iterable[Tab]) -> list[dict]:
-    """The tabs an app's page shows (those the member's role may see), for console/includes/tabs.html."""
+def tabs(request, current: str, declared: Iterable[Tab], args: tuple = ()) -> list[dict]:
+    """The tabs an app's page shows (those the member's role may see), for console/includes/tabs.html.
+    `args` go to every tab's URL (a project's tabs take its project ID)."""
     membership = request.membership
     return [
-        {"label": tab.label, "url": reverse(tab.url_name), "current": tab.key == current}
+        {"label": tab.label, "url": reverse(tab.url_name, args=args), "current": tab.key == current}
         for tab in declared
         if tab.requires is None or membership.can(*tab.requires)
     ]
+
+
+# A project's pages: its settings and what other apps add (they register their tabs when they start).
+PROJECT_TABS: list[Tab] = [Tab("settings", "Settings", "projects:detail", requires=("projects", "view"))]
+
+
+def register_project_tabs(*declared: Tab) -> None:
+    PROJECT_TABS.extend(tab for tab in declared if tab not in PROJECT_TABS)
+
+
+def project_tabs(request, project, current: str) -> list[dict]:
+    return tabs(request, current, PROJECT_TABS, args=(project.project_id,))

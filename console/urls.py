@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("tokens.urls")),
     path("projects/", include("projects.urls")),
+    path("", include("network.page_urls")),
     path("usage/", include("usage.urls")),
     path("billing/", include("billing.urls")),
     path("api/", include("console.api_urls")),

@@ -85,7 +85,7 @@ def coming_soon(module: str, title: str, description: str):
 
     @member_required(module)
     @require_safe
-    def view(request):
+    def view(request, **kwargs):
         return render(request, "console/coming_soon.html", {"title": title, "description": description})
 
     view.__name__ = f"{module}_coming_soon"

@@ -10,7 +10,9 @@ class NetworkConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import audit
+        from console.navigation import register_project_tabs
 
-        from . import services, signals  # noqa: F401  (signals: cached notification settings retired on change)
+        from . import pages, services, signals  # noqa: F401  (signals: cached notification settings retired on change)
 
         audit.register_actions(services.AUDIT_ACTIONS)
+        register_project_tabs(*pages.TABS)

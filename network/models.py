@@ -3,7 +3,11 @@
 NotificationSettings: the receiving end of one project's webhooks (its secret, encrypted at rest).
 ReceivedNotice: every notification received, once per noticeId however often it was delivered.
 ChannelUser: a user (UID) of a channel and whether it is in it now, ordered by the user's clientSeq.
-Call: a channel's life from its first join to its last leave (events 101 and 102).
+Call: a channel's life from its first join to its last leave (events 101 and 102, or Agora Analytics).
+CallSession, MetricSeries: a call's users and their quality metrics, pulled from Agora Analytics.
+KickingRule: a ban (or mute) the console asked the upstream for, with the upstream's id for it.
+Sandbox*: the network the built-in sandbox plays in development, its truth (what the console learns of it
+comes through webhooks and the sandbox's APIs, as from Agora).
 """
 
 import secrets
@@ -105,17 +109,181 @@ class ChannelUser(models.Model):
 
 
 class Call(models.Model):
+    """A call: from the first user joining an empty channel to the last one leaving. Opened by webhook 101 or
+    found by the analytics pull (which brings Agora's call id, its user counts and freeze rates)."""
+
     organization_path = "project__organization"
     project_path = "project"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="calls")
     channel_name = models.CharField(max_length=ncs.MAX_CHANNEL_NAME)
+    call_id = models.CharField(max_length=64, blank=True, help_text="Agora Analytics' id; empty until pulled.")
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True)
     last_uid = models.BigIntegerField(null=True)
+    peak_users = models.PositiveIntegerField(null=True, help_text="PCU: the most users in the call at once.")
+    accumulated_users = models.PositiveIntegerField(null=True, help_text="ACU: every user who joined at some point.")
+    audio_freeze_rate = models.FloatField(null=True, help_text="A fraction: 0.03 is 3%.")
+    video_freeze_rate = models.FloatField(null=True, help_text="A fraction: 0.05 is 5%.")
+    details_pulled_at = models.DateTimeField(null=True, help_text="When its users and metrics were last pulled.")
 
     class Meta:
-        indexes = [models.Index(fields=["project", "channel_name", "-started_at"], name="calls_of_a_channel")]
+        indexes = [
+            models.Index(fields=["project", "channel_name", "-started_at"], name="calls_of_a_channel"),
+            models.Index(fields=["project", "-started_at"], name="calls_newest_first"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "call_id"], condition=~models.Q(call_id=""), name="one_row_per_call_id"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel_name} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class CallSession(models.Model):
+    """One user's session in a call (Agora Analytics' `call_info` entry): a UID that rejoins has several."""
+
+    organization_path = "project__organization"
+    project_path = "project"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="sessions")
+    sid = models.CharField(max_length=64)
+    uid = models.BigIntegerField()
+    account = models.CharField(max_length=255, blank=True)
+    network = models.CharField(max_length=32, blank=True)
+    platform = models.CharField(max_length=32, blank=True)
+    region = models.CharField(max_length=64, blank=True)
+    speaker = models.BooleanField(default=False)
+    roles = models.JSONField(default=list)
+    sdk_version = models.CharField(max_length=64, blank=True)
+    device_type = models.CharField(max_length=255, blank=True)
+    joined_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True)
+    finished = models.BooleanField(default=False)
+    audio_freeze_rate = models.FloatField(null=True)
+    video_freeze_rate = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["call", "sid"], name="one_row_per_session")]
+        indexes = [models.Index(fields=["call", "uid"], name="sessions_of_a_user")]
+
+    def __str__(self) -> str:
+        return f"{self.uid} in {self.call}"
+
+
+class MetricSeries(models.Model):
+    """One metric of one session over the call: Agora's `mid`, the remote user it is about (0: the session's
+    own) and its points, [[unix seconds, value], ...]."""
+
+    session = models.ForeignKey(CallSession, on_delete=models.CASCADE, related_name="metrics")
+    mid = models.PositiveIntegerField()
+    peer_uid = models.BigIntegerField(default=0)
+    points = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "mid", "peer_uid"], name="one_series_per_metric_and_peer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mid} of {self.session_id} about {self.peer_uid}"
+
+
+class KickingRule(models.Model):
+    """A rule the console created at the upstream (Agora's /dev/v1/kicking-rule): who may not join or publish,
+    where, until when. A one-shot kick (time 0) leaves no rule behind and so no row."""
+
+    organization_path = "project__organization"
+    project_path = "project"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="kicking_rules")
+    upstream_id = models.BigIntegerField(null=True, help_text="The rule's id at the upstream.")
+    channel_name = models.CharField(max_length=ncs.MAX_CHANNEL_NAME, blank=True)
+    uid = models.BigIntegerField(null=True)
+    ip = models.CharField(max_length=45, blank=True)
+    privileges = models.JSONField()
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "expires_at"], name="rules_in_force")]
+
+    def __str__(self) -> str:
+        return f"Rule {self.pk} of {self.project} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+# The sandbox's network -----------------------------------------------------------------------------------
+
+
+class SandboxCall(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    call_id = models.CharField(max_length=24, unique=True)
+    channel_name = models.CharField(max_length=ncs.MAX_CHANNEL_NAME)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "-started_at"], name="sandbox_calls_newest_first")]
+
+    def __str__(self) -> str:
+        return f"Sandbox call {self.call_id} in {self.channel_name}"
+
+
+class SandboxSession(models.Model):
+    """A simulated user's time in a sandbox call; `seed` makes its metrics (drawn, not stored) repeatable."""
+
+    call = models.ForeignKey(SandboxCall, on_delete=models.CASCADE, related_name="sessions")
+    sid = models.CharField(max_length=32, unique=True)
+    uid = models.BigIntegerField()
+    role = models.SmallIntegerField(choices=ChannelUser.Role.choices)
+    platform = models.SmallIntegerField()
+    network = models.CharField(max_length=32)
+    region = models.CharField(max_length=64)
+    sdk_version = models.CharField(max_length=64)
+    device_type = models.CharField(max_length=255)
+    account = models.CharField(max_length=255, blank=True)
+    ip = models.CharField(max_length=45)
+    joined_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True)
+    leave_reason = models.SmallIntegerField(null=True)
+    client_seq = models.BigIntegerField(help_text="The sequence of this user's last event.")
+    seed = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["call", "uid"], name="sandbox_sessions_of_a_user")]
+
+    def __str__(self) -> str:
+        return f"Sandbox {self.uid} in {self.call_id}"
+
+
+class SandboxFailedJoin(models.Model):
+    """A join the sandbox refused, as the network would: a wrong, expired or mismatched token."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    channel_name = models.CharField(max_length=ncs.MAX_CHANNEL_NAME)
+    uid = models.BigIntegerField()
+    attempted_at = models.DateTimeField()
+    reason = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"Refused {self.uid} in {self.channel_name}: {self.reason}"
+
+
+class SandboxRule(models.Model):
+    """A kicking rule as the sandbox upstream keeps it (the console's KickingRule points at it by id)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    channel_name = models.CharField(max_length=ncs.MAX_CHANNEL_NAME, blank=True)
+    uid = models.BigIntegerField(null=True)
+    ip = models.CharField(max_length=45, blank=True)
+    privileges = models.JSONField()
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Sandbox rule {self.pk}"

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from accounts.access import get_for_member, member_required, restrict
 from accounts.sudo import service_asks_password
 from console.changelist import Changelist, Column, Filter
+from console.navigation import project_tabs
 from console.refusals import RuleViolation
 from console.views import confirm_then_act, form_data, form_page
 
@@ -135,6 +136,7 @@ def _render_detail(request, project, revealed=None):
         "can_view_certificates": membership.can("certificates", "view"),
         "can_manage_certificates": membership.can("certificates", "manage"),
         "rotation_summary": rotation_steps(project)[1],
+        "project_tabs": project_tabs(request, project, "settings"),
     }
     response = render(request, "projects/detail.html", context)
     response["Cache-Control"] = "no-store"  # the page may hold a revealed certificate

@@ -120,6 +120,11 @@ class PullRun(models.Model):
         COMMAND = "command", "Command line"
         DEMO = "demo", "Demo data"
 
+    class Kind(models.TextChoices):
+        USAGE = "usage", "Usage"
+        CHANNELS = "channels", "Online channels"
+        CALLS = "calls", "Calls and quality"
+
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -129,6 +134,7 @@ class PullRun(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="pull_runs")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.USAGE)
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
     started_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     date_from = models.DateField()

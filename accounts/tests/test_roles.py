@@ -9,7 +9,7 @@ from accounts.services import create_organization
 from conftest import PASSWORD
 from projects.models import Project
 
-MODULE_KEYS = ("projects", "certificates", "tokens", "usage", "billing", "members", "api_credentials", "audit")
+MODULE_KEYS = ("projects", "certificates", "tokens", "usage", "billing", "members", "api_credentials", "audit", "channels")
 NOTHING = dict.fromkeys(MODULE_KEYS, "none")
 
 # The spec's table, written out by hand rather than read from accounts.permissions.
@@ -23,10 +23,11 @@ EXPECTED_BUILTIN_LEVELS = {
         "members": "edit",
         "api_credentials": "manage",
         "audit": "view",
+        "channels": "manage",
     },
     "Finance": {**NOTHING, "billing": "manage", "usage": "view"},
-    "Product/Operation": {**NOTHING, "usage": "view", "projects": "view"},
-    "CS/Maintenance": {**NOTHING, "projects": "view", "usage": "view", "audit": "view"},
+    "Product/Operation": {**NOTHING, "usage": "view", "projects": "view", "channels": "view"},
+    "CS/Maintenance": {**NOTHING, "projects": "view", "usage": "view", "audit": "view", "channels": "manage"},
     "Engineer": {
         **NOTHING,
         "projects": "edit",
@@ -34,6 +35,7 @@ EXPECTED_BUILTIN_LEVELS = {
         "tokens": "generate",
         "usage": "view",
         "api_credentials": "manage",
+        "channels": "manage",
     },
 }
 

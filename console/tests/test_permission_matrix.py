@@ -41,6 +41,8 @@ PROJECT_EDITORS = frozenset({"admin", "engineer"})
 CERTIFICATE_MANAGERS = frozenset({"admin", "engineer"})
 TOKEN_ISSUERS = frozenset({"admin", "engineer"})
 BILLING = frozenset({"admin", "finance"})
+CHANNEL_VIEWERS = frozenset({"admin", "product_operation", "cs_maintenance", "engineer"})
+CHANNEL_MANAGERS = frozenset({"admin", "cs_maintenance", "engineer"})
 CERTIFICATE_OPERATION_NAMES = (
     "enable_primary",
     "enable_secondary",
@@ -214,6 +216,11 @@ EXPECTATIONS: dict[str, Expect] = {
     "sandbox_usage": Expect(ok=401, denied=401, anonymous=401, outsider=401),
     # Agora's notifications: a signed POST from Agora, never a session; a GET is 405 for everyone.
     "network:agora_notification": same_for_everyone(405),
+    "channels:index": Expect(allowed=CHANNEL_VIEWERS),
+    **dict.fromkeys(
+        ["channels:live", "channels:calls", "channels:quality", "channels:notifications"],
+        Expect(allowed=CHANNEL_VIEWERS, object_url=True),
+    ),
     "api_schema": PUBLIC,
     "api_docs": PUBLIC,
     # Revealing is POST only (it writes an audit entry); POST is checked below.
@@ -298,6 +305,9 @@ def objects(acme, globex):
     return {
         "projects:detail": {"project_id": project_id},
         "network:agora_notification": {"project_id": project_id},
+        **dict.fromkeys(
+            ["channels:live", "channels:calls", "channels:quality", "channels:notifications"], {"project_id": project_id}
+        ),
         "projects:edit": {"project_id": project_id},
         "projects:action": {"project_id": project_id, "action": "disable"},
         "projects:rotation": {"project_id": project_id},

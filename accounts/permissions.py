@@ -66,7 +66,10 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
     BuiltinRole("admin", "Admin", "Everything, at the highest level.", highest_levels()),
     BuiltinRole("finance", "Finance", "Bills and payments of all projects.", {"billing": "manage", "usage": "view"}),
     BuiltinRole(
-        "product_operation", "Product/Operation", "Usage of all projects.", {"usage": "view", "projects": "view", "channels": "view"}
+        "product_operation",
+        "Product/Operation",
+        "Usage of all projects.",
+        {"usage": "view", "projects": "view", "channels": "view"},
     ),
     BuiltinRole(
         "cs_maintenance",

@@ -9,7 +9,17 @@ from accounts.services import create_organization
 from conftest import PASSWORD
 from projects.models import Project
 
-MODULE_KEYS = ("projects", "certificates", "tokens", "usage", "billing", "members", "api_credentials", "audit", "channels")
+MODULE_KEYS = (
+    "projects",
+    "certificates",
+    "tokens",
+    "usage",
+    "billing",
+    "members",
+    "api_credentials",
+    "audit",
+    "channels",
+)
 NOTHING = dict.fromkeys(MODULE_KEYS, "none")
 
 # The spec's table, written out by hand rather than read from accounts.permissions.

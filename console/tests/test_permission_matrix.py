@@ -306,7 +306,8 @@ def objects(acme, globex):
         "projects:detail": {"project_id": project_id},
         "network:agora_notification": {"project_id": project_id},
         **dict.fromkeys(
-            ["channels:live", "channels:calls", "channels:quality", "channels:notifications"], {"project_id": project_id}
+            ["channels:live", "channels:calls", "channels:quality", "channels:notifications"],
+            {"project_id": project_id},
         ),
         "projects:edit": {"project_id": project_id},
         "projects:action": {"project_id": project_id, "action": "disable"},

@@ -5,6 +5,7 @@ is a JSON 404 (also with DEBUG on, where Django would show its HTML page)."""
 
 from django.urls import re_path
 
+from network import agora_channel_api as channels_api
 from projects import agora_api as projects_api
 from usage import agora_api as usage_api
 
@@ -24,5 +25,22 @@ urlpatterns = [
     agora_path("v1/signkey", projects_api.SignKeyView.as_view(), "agora_signkey"),
     agora_path("v1/reset_signkey", projects_api.ResetSignKeyView.as_view(), "agora_reset_signkey"),
     agora_path("v3/usage", usage_api.UsageView.as_view(), "agora_usage"),
+    # Channels: a name is one path segment (Agora's channel names have no "/")
+    agora_path(
+        r"v1/channel/user/property/(?P<appid>[^/]+)/(?P<uid>[^/]+)/(?P<channel_name>[^/]+)",
+        channels_api.UserPropertyView.as_view(),
+        "agora_channel_user_property",
+    ),
+    agora_path(
+        r"v1/channel/user/(?P<appid>[^/]+)/(?P<channel_name>[^/]+)/(?P<hosts_only>hosts_only)",
+        channels_api.ChannelUsersView.as_view(),
+        "agora_channel_hosts",
+    ),
+    agora_path(
+        r"v1/channel/user/(?P<appid>[^/]+)/(?P<channel_name>[^/]+)",
+        channels_api.ChannelUsersView.as_view(),
+        "agora_channel_users",
+    ),
+    agora_path(r"v1/channel/(?P<appid>[^/]+)", channels_api.ChannelListView.as_view(), "agora_channels"),
     re_path(r"", views.api_not_found),
 ]

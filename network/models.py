@@ -107,6 +107,10 @@ class ChannelUser(models.Model):
     def __str__(self) -> str:
         return f"{self.uid} in {self.channel_name}"
 
+    @property
+    def platform_label(self) -> str:
+        return ncs.PLATFORMS.get(self.platform, "Other") if self.platform is not None else "—"
+
 
 class Call(models.Model):
     """A call: from the first user joining an empty channel to the last one leaving. Opened by webhook 101 or
@@ -214,6 +218,21 @@ class KickingRule(models.Model):
 
     def __str__(self) -> str:
         return f"Rule {self.pk} of {self.project} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def who(self) -> str:
+        """Whom the rule is about, in words: "UID 1001 in room-42", "everyone in room-42", "IP 203.0.113.9"."""
+        if self.ip:
+            return f"IP {self.ip}" + (f" in {self.channel_name}" if self.channel_name else "")
+        if self.uid is not None:
+            return f"UID {self.uid} " + (f"in {self.channel_name}" if self.channel_name else "in every channel")
+        return f"everyone in {self.channel_name}"
+
+    @property
+    def what(self) -> str:
+        """What the rule forbids: "may not join", "may not publish audio", ..."""
+        words = {"join_channel": "join", "publish_audio": "publish audio", "publish_video": "publish video"}
+        return "may not " + " or ".join(words.get(privilege, privilege) for privilege in self.privileges)
 
 
 # The sandbox's network -----------------------------------------------------------------------------------

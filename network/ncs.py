@@ -51,6 +51,7 @@ PRESENCE = {
     BECAME_AUDIENCE: (True, AUDIENCE),
 }
 RTC_PRODUCT = 1
+PLATFORMS = {1: "Android", 2: "iOS", 5: "Windows", 6: "Linux", 7: "Web", 8: "macOS", 0: "Other"}
 
 
 def _signature(secret: str, body: bytes, digest: str) -> str:

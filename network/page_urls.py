@@ -5,8 +5,8 @@ from django.urls import path
 from django.views.decorators.http import require_safe
 
 from accounts.access import member_required
-from console.views import coming_soon
 
+from . import live_views
 from .pages import project_for, render_project_page
 
 app_name = "channels"
@@ -26,9 +26,14 @@ def _later(tab, title):
 
 urlpatterns = [
     # Every project's live channels (navigation entry)
-    path("channels/", coming_soon("channels", "Channels & calls", ""), name="index"),
+    path("channels/", live_views.index, name="index"),
     # Live channels, kicking rules
-    path(f"{PROJECT}channels/", _later("channels", "Live channels"), name="live"),
+    path(f"{PROJECT}channels/", live_views.live_channels, name="live"),
+    path(f"{PROJECT}channels/<str:channel_name>/", live_views.live_channel, name="channel"),
+    path(f"{PROJECT}channels/<str:channel_name>/kick/<int:uid>/", live_views.kick, name="kick"),
+    path(f"{PROJECT}rules/new/", live_views.new_rule, name="new_rule"),
+    path(f"{PROJECT}rules/<int:pk>/extend/", live_views.extend_rule, name="extend_rule"),
+    path(f"{PROJECT}rules/<int:pk>/lift/", live_views.remove_rule, name="remove_rule"),
     # Call inspector, quality
     path(f"{PROJECT}calls/", _later("calls", "Calls"), name="calls"),
     path(f"{PROJECT}quality/", _later("quality", "Quality"), name="quality"),

@@ -12,10 +12,8 @@ Events 101 and 102 open and close a Call of the channel.
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.utils import timezone
-
-from projects.models import Project
 
 from . import ncs
 from .models import Call, ChannelUser, NotificationSettings, ReceivedNotice
@@ -159,13 +157,6 @@ def _open_call(project_pk: int, notice: ncs.Notice, now: datetime) -> None:
 def _close_call(project_pk: int, notice: ncs.Notice, now: datetime) -> None:
     Call.objects.filter(project_id=project_pk, channel_name=notice.channel_name, ended_at__isnull=True).update(
         ended_at=_event_time(notice, now), last_uid=_whole(notice.payload.get("lastUid"))
-    )
-
-
-def online_users(project: Project, channel_name: str) -> QuerySet[ChannelUser]:
-    """The users in a channel now: those who publish (communication users, hosts) first, then by join time."""
-    return ChannelUser.objects.filter(project=project, channel_name=channel_name, online=True).order_by(
-        "role", "joined_at", "uid"
     )
 
 

@@ -7,7 +7,7 @@ The URL list comes from the resolver, so a new URL without an expectation here f
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from allauth.mfa.webauthn.internal.auth import WebAuthn
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from fido2.cose import ES256
 from fido2.utils import websafe_encode
 from fido2.webauthn import Aaguid, AttestationObject, AttestedCredentialData, AuthenticatorData, CollectedClientData
@@ -28,6 +29,7 @@ from accounts.models import Invitation, Membership, Notification, SingleSignOn, 
 from accounts.services import create_role, invite
 from billing.models import PRICE_FIELDS, PriceBook, Statement, UsageAlert, invoice_number
 from conftest import PASSWORD
+from network.models import KickingRule
 from usage.pulling import create_run
 
 ROLES = ("admin", "finance", "product_operation", "cs_maintenance", "engineer")
@@ -211,12 +213,22 @@ EXPECTATIONS: dict[str, Expect] = {
         Expect(ok=405, denied=405, anonymous=401, outsider=405),
     ),
     "agora_usage": Expect(ok=400, anonymous=401),
+    # Channel queries name a project by App ID: another organization's is "invalid appid" (400).
+    **dict.fromkeys(
+        ["agora_channels", "agora_channel_users", "agora_channel_hosts", "agora_channel_user_property"],
+        Expect(allowed=CHANNEL_VIEWERS, anonymous=401, outsider=400),
+    ),
     # The sandbox upstream takes HTTP Basic credentials of a sandbox upstream, never a session.
     "sandbox_projects": Expect(ok=401, denied=401, anonymous=401, outsider=401),
     "sandbox_usage": Expect(ok=401, denied=401, anonymous=401, outsider=401),
     # Agora's notifications: a signed POST from Agora, never a session; a GET is 405 for everyone.
     "network:agora_notification": same_for_everyone(405),
     "channels:index": Expect(allowed=CHANNEL_VIEWERS),
+    "channels:channel": Expect(allowed=CHANNEL_VIEWERS, object_url=True),
+    **dict.fromkeys(
+        ["channels:kick", "channels:new_rule", "channels:extend_rule", "channels:remove_rule"],
+        Expect(allowed=CHANNEL_MANAGERS, object_url=True),
+    ),
     **dict.fromkeys(
         ["channels:live", "channels:calls", "channels:quality", "channels:notifications"],
         Expect(allowed=CHANNEL_VIEWERS, object_url=True),
@@ -292,6 +304,14 @@ def test_every_url_has_an_expectation():
     assert not stale, f"These expectations name URLs that no longer exist: {sorted(stale)}"
 
 
+def kicking_rule(acme) -> KickingRule:
+    """A ban in force on Acme's first project."""
+    expires_at = timezone.now() + timedelta(hours=1)
+    return KickingRule.objects.create(
+        project=acme.projects[0], upstream_id=1, uid=42, privileges=["join_channel"], expires_at=expires_at
+    )
+
+
 @pytest.fixture
 def objects(acme, globex):
     """One object of Acme for each kind of URL argument (Globex's for single sign-on), and Acme's factors."""
@@ -305,6 +325,20 @@ def objects(acme, globex):
     return {
         "projects:detail": {"project_id": project_id},
         "network:agora_notification": {"project_id": project_id},
+        "agora_channels": {"appid": acme.projects[0].app_id},
+        "channels:channel": {"project_id": project_id, "channel_name": "room-42"},
+        "channels:kick": {"project_id": project_id, "channel_name": "room-42", "uid": 42},
+        "channels:new_rule": {"project_id": project_id},
+        **dict.fromkeys(
+            ["channels:extend_rule", "channels:remove_rule"], {"project_id": project_id, "pk": kicking_rule(acme).pk}
+        ),
+        "agora_channel_users": {"appid": acme.projects[0].app_id, "channel_name": "room-42"},
+        "agora_channel_hosts": {
+            "appid": acme.projects[0].app_id,
+            "channel_name": "room-42",
+            "hosts_only": "hosts_only",
+        },
+        "agora_channel_user_property": {"appid": acme.projects[0].app_id, "uid": "42", "channel_name": "room-42"},
         **dict.fromkeys(
             ["channels:live", "channels:calls", "channels:quality", "channels:notifications"],
             {"project_id": project_id},

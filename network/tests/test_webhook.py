@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from conftest import run_together
-from network import ncs, presence
+from network import live, ncs, presence
 from network.models import Call, ChannelUser, NotificationSettings, ReceivedNotice
 
 SEQ = 1_700_000_000_000
@@ -114,12 +114,12 @@ def test_events_in_any_order_end_in_the_state_of_the_newest(client, receiving):
 def test_both_event_families_are_handled(client, receiving):
     deliver(client, receiving, notice("x1", ncs.COMMUNICATION_JOINED, uid=7, seq=SEQ))
     deliver(client, receiving, notice("x2", ncs.BROADCASTER_JOINED, uid=8, seq=SEQ))
-    assert {u.uid: u.role for u in presence.online_users(receiving.project, "room-42")} == {
+    assert {u.uid: u.role for u in live.channel_members(receiving.project, "room-42")} == {
         7: ncs.COMMUNICATION,
         8: ncs.HOST,
     }
     deliver(client, receiving, notice("x3", ncs.COMMUNICATION_LEFT, uid=7, seq=SEQ + 1, reason=2))
-    assert [u.uid for u in presence.online_users(receiving.project, "room-42")] == [8]
+    assert [u.uid for u in live.channel_members(receiving.project, "room-42")] == [8]
 
 
 def test_channel_created_and_destroyed_open_and_close_a_call(client, receiving):

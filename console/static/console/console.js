@@ -110,3 +110,25 @@ document.addEventListener("input", (event) => {
     label.hidden = Boolean(query) && !label.textContent.toLowerCase().includes(query);
   });
 });
+
+// Live regions: an element with data-live-refresh="SECONDS" and an id is fetched again from the page's own URL
+// every SECONDS and replaced by its fresh copy, unless the tab is hidden or the reader is typing in it.
+function refreshLive(region) {
+  const seconds = Number(region.dataset.liveRefresh) || 10;
+  const again = () => setTimeout(() => refreshLive(document.getElementById(region.id) || region), seconds * 1000);
+  if (document.hidden || region.contains(document.activeElement) && document.activeElement.matches("input, select, textarea")) {
+    again();
+    return;
+  }
+  fetch(window.location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" })
+    .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+    .then((html) => {
+      const fresh = new DOMParser().parseFromString(html, "text/html").getElementById(region.id);
+      if (fresh) region.replaceWith(fresh);
+    })
+    .catch(() => {})
+    .finally(again);
+}
+document.addEventListener("DOMContentLoaded", () => document.querySelectorAll("[data-live-refresh][id]").forEach((region) => {
+  setTimeout(() => refreshLive(region), (Number(region.dataset.liveRefresh) || 10) * 1000);
+}));

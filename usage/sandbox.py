@@ -6,6 +6,8 @@ organization's sandbox upstream) and validates parameters the same way (400 with
 Its shapes and checks are the ones the console's own Agora-compatible API uses: the project object from
 projects/agora_serializers.py, the usage question and answer from usage/agora_serializers.py.
 USAGE_SANDBOX_FAULTS (tests only) makes it misbehave: errors, 429 with Retry-After, slow or malformed answers.
+network/sandbox_api.py serves, through the same `sandbox_endpoint`, the channel, kicking-rule and call
+analytics APIs of the network the sandbox plays (network/sandbox_network.py).
 """
 
 import base64
@@ -13,10 +15,12 @@ import binascii
 import hmac
 import random
 import time
+from functools import wraps
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
 
 from projects.agora_serializers import agora_projects
 from projects.models import Project
@@ -63,17 +67,26 @@ def _fault():
     return _message("Internal error", 500)
 
 
-def sandbox_endpoint(view):
-    @require_GET
-    def wrapped(request, *args, **kwargs):
-        if not settings.USAGE_SANDBOX:
-            raise Http404("The sandbox upstream is off.")
-        upstream = _caller(request)
-        if upstream is None:
-            return _message("Invalid authentication credentials", 401)
-        return _fault() or view(request, upstream, *args, **kwargs)
+def sandbox_endpoint(view=None, *, methods: tuple[str, ...] = ("GET",)):
+    """A sandbox view, called with the caller's sandbox Upstream after the switch, the Basic credentials and
+    the fault injection. `@sandbox_endpoint` answers GET only; `@sandbox_endpoint(methods=(...))` the
+    methods named (a machine's calls authenticated by their credentials, so without CSRF tokens)."""
 
-    return wrapped
+    def decorate(view):
+        @csrf_exempt
+        @require_http_methods(list(methods))
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not settings.USAGE_SANDBOX:
+                raise Http404("The sandbox upstream is off.")
+            upstream = _caller(request)
+            if upstream is None:
+                return _message("Invalid authentication credentials", 401)
+            return _fault() or view(request, upstream, *args, **kwargs)
+
+        return wrapped
+
+    return decorate if view is None else decorate(view)
 
 
 @sandbox_endpoint

@@ -40,8 +40,17 @@ class DailyUsageAdmin(admin.ModelAdmin):
 
 @admin.register(PullRun)
 class PullRunAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "organization", "project", "trigger", "status", "windows_done", "rows_written"]
-    list_filter = ["status", "trigger"]
+    list_display = [
+        "created_at",
+        "organization",
+        "project",
+        "kind",
+        "trigger",
+        "status",
+        "windows_done",
+        "rows_written",
+    ]
+    list_filter = ["kind", "status", "trigger"]  # usage, and network's channel and call pulls
 
     def has_add_permission(self, request):
         return False

@@ -9,12 +9,16 @@ A run survives its worker. Each window's rows are written in one transaction wit
 resume point and a heartbeat. `reap_stale_runs` (on the beat schedule) re-queues a running run whose heartbeat
 is older than PULL_RUN_STALE_AFTER and releases its project lock; the next execution goes on after the last
 window written, so a resumed run ends with the same rows and counts as a run that was never interrupted.
+
+Runs of other kinds (network's channel and call pulls, PullRun.kind) share the record, the execute task and
+the reaper: their app registers the function that executes them (`register_kind`).
 """
 
 import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -39,6 +43,7 @@ AUDIT_ACTIONS = {
     "usage.pull_resumed": "Usage pull re-queued after its worker was lost",
     "usage.pull_abandoned": "Usage pull failed after its worker was lost too often",
 }
+
 
 WINDOW_DAYS = 31
 # A lock not refreshed for this long is taken over: its holder died and no reaper released it (beat is not
@@ -142,6 +147,30 @@ def upsert_days(project: Project, business: str, days: dict[date, dict]) -> int:
 # Runs ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RunKind:
+    """How runs of one kind are executed, and what the audit log says when the reaper takes one over."""
+
+    execute: Callable[[PullRun], PullRun]
+    resumed_action: str
+    abandoned_action: str
+
+
+KINDS: dict[str, RunKind] = {}
+
+
+def register_kind(
+    kind: str, execute: Callable[[PullRun], PullRun], *, resumed_action: str, abandoned_action: str
+) -> None:
+    """Called by an app when it starts: its runs of `kind` are executed by `execute` (with a claimed run)."""
+    KINDS[kind] = RunKind(execute, resumed_action, abandoned_action)
+
+
+def execute_claimed(run: PullRun) -> PullRun:
+    """Execute a run its worker claimed, with its kind's function."""
+    return KINDS[run.kind].execute(run)
+
+
 def create_run(
     organization: Organization,
     day_from: date,
@@ -196,7 +225,7 @@ def execute_run(
         chunks = windows(run.date_from, run.date_to)
         todo = [(project, _windows_left(run, project, chunks)) for project in projects]
         run.windows_total = run.windows_done + run.windows_failed + sum(len(left) for _, left in todo)
-        _save_if_still_mine(run, ["windows_total"])
+        save_if_still_mine(run, ["windows_total"])
         try:
             if any(not ProjectMapping.objects.filter(project=p).exists() for p, left in todo if left):
                 sync_mappings(upstream, client.projects())
@@ -317,11 +346,11 @@ def _beat(run: PullRun, project: Project, day_to: date, errors: list[str]) -> No
     run.done_through_project, run.done_through_date = project.pk, day_to
     run.heartbeat_at = timezone.now()
     run.error = error_text(errors)
-    if not _save_if_still_mine(run, PROGRESS_FIELDS):
+    if not save_if_still_mine(run, PROGRESS_FIELDS):
         raise RunTakenOver(run.pk)
 
 
-def _save_if_still_mine(run: PullRun, fields: list[str]) -> bool:
+def save_if_still_mine(run: PullRun, fields: list[str]) -> bool:
     """Save `fields` unless the reaper re-queued or ended the run meanwhile (a worker that stalled past
     PULL_RUN_STALE_AFTER and then woke up): that worker's figures must not overwrite the new execution's."""
     mine = PullRun.objects.filter(pk=run.pk, status=PullRun.Status.RUNNING, resumed_count=run.resumed_count)
@@ -338,7 +367,7 @@ def _finish(run: PullRun, errors: list[str]) -> PullRun:
     run.error = error_text(errors)
     run.finished_at = timezone.now()
     run.done_through_project = run.done_through_date = None  # nothing left to resume
-    if not _save_if_still_mine(run, ["status", "finished_at", "windows_total", *PROGRESS_FIELDS]):
+    if not save_if_still_mine(run, ["status", "finished_at", "windows_total", *PROGRESS_FIELDS]):
         logger.warning("Pull run %s was re-queued while this worker still ran it; its outcome is not saved.", run.pk)
     else:
         metrics.count_finished_pull(run)
@@ -399,7 +428,7 @@ def _reap(run_id: int, stale_before: datetime) -> bool:
     run.resumed_count += 1
     run.save(update_fields=["status", "resumed_count", "heartbeat_at"])
     logger.warning("Pull run %s lost its worker; re-queued (%d×).", run.pk, run.resumed_count)
-    _record_reaped(run, "usage.pull_resumed")
+    _record_reaped(run, KINDS[run.kind].resumed_action)
     return True
 
 
@@ -410,8 +439,9 @@ def _abandon(run: PullRun) -> None:
     run.done_through_project = run.done_through_date = None
     run.save(update_fields=["status", "finished_at", "error", "heartbeat_at", *RESUME_POINT])
     logger.error("Pull run %s lost its worker %d times; failed.", run.pk, run.resumed_count + 1)
-    metrics.count_finished_pull(run)
-    _record_reaped(run, "usage.pull_abandoned")
+    if run.kind == PullRun.Kind.USAGE:  # the usage pull metrics count usage runs only
+        metrics.count_finished_pull(run)
+    _record_reaped(run, KINDS[run.kind].abandoned_action)
 
 
 def _record_reaped(run: PullRun, action: str) -> None:
@@ -433,3 +463,8 @@ def recent_window(today: date | None = None) -> tuple[date, date]:
     """Yesterday and today (UTC): what the hourly pull refreshes."""
     today = today or utc_today()
     return today - timedelta(days=1), today
+
+
+register_kind(
+    PullRun.Kind.USAGE, execute_run, resumed_action="usage.pull_resumed", abandoned_action="usage.pull_abandoned"
+)

@@ -209,6 +209,7 @@ def start_backfill(
     if not Upstream.objects.select_for_update().filter(organization=actor.organization_id).exists():
         raise RuleViolation("No usage upstream is configured: set one up under Settings first.")
     active = restrict(PullRun, actor).filter(
+        kind=PullRun.Kind.USAGE,
         status__in=[PullRun.Status.QUEUED, PullRun.Status.RUNNING],
         project=project,
         date_from=day_from,

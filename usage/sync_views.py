@@ -180,9 +180,10 @@ def _save_mapping(request, project: Project, upstream_id: str | None) -> None:
 
 
 def _runs(membership):
-    """The pull runs a member may see. A run may cover the whole organization (no project), so PullRun has no
-    project_path; a member limited to selected projects sees the runs of those projects only."""
-    runs = restrict(PullRun, membership)
+    """The usage pull runs a member may see (network's channel and call pulls are runs too, not shown here). A
+    run may cover the whole organization (no project), so PullRun has no project_path; a member limited to
+    selected projects sees the runs of those projects only."""
+    runs = restrict(PullRun, membership).filter(kind=PullRun.Kind.USAGE)
     if not membership.role.all_projects:
         runs = runs.filter(project__in=restrict(Project, membership))
     return runs

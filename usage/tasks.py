@@ -10,6 +10,7 @@ from .pulling import (
     ACTIVE,
     claim_run,
     create_run,
+    execute_claimed,
     execute_run,
     pullable_projects,
     reap_stale_runs,
@@ -33,7 +34,11 @@ def pull_recent() -> int:
         except UpstreamError:
             pass  # each project's run records the failure
         pending = PullRun.objects.filter(
-            trigger=PullRun.Trigger.SCHEDULE, date_from=day_from, date_to=day_to, status__in=ACTIVE
+            kind=PullRun.Kind.USAGE,
+            trigger=PullRun.Trigger.SCHEDULE,
+            date_from=day_from,
+            date_to=day_to,
+            status__in=ACTIVE,
         ).values("project")
         for project in pullable_projects(upstream.organization).exclude(pk__in=pending):
             run = create_run(upstream.organization, day_from, day_to, trigger=PullRun.Trigger.SCHEDULE, project=project)
@@ -48,7 +53,9 @@ def execute_pull_run(run_id: int) -> str:
     run = PullRun.objects.select_related("organization", "project").get(pk=run_id)
     if not claimed:
         return run.status  # delivered twice: the other delivery does or did the work
-    return execute_run(run).status
+    if run.kind == PullRun.Kind.USAGE:
+        return execute_run(run).status
+    return execute_claimed(run).status  # another kind's run (network's channel and call pulls)
 
 
 @shared_task

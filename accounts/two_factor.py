@@ -79,6 +79,6 @@ def send_to_setup(request):
 
 def api_refusal(request, explanation: str) -> JsonResponse | None:
     """How both APIs answer a session an organization's sign-in policy holds back (pages get a page)."""
-    if request.path.startswith(("/api/", "/dev/")):
+    if request.path.startswith(("/api/", "/dev/", "/beta/")):
         return JsonResponse({"message": explanation}, status=403)
     return None

@@ -2,7 +2,7 @@
 and the server's logs can name the same request. `REQUEST_ID` holds it while the request is served, for the
 log records written meanwhile (console.log_format) and the Celery tasks it sends.
 
-API answers (/api/, /dev/) also carry X-Resource-ID, the second id Agora asks callers to quote to support:
+API answers (/api/, /dev/, /beta/) also carry X-Resource-ID, the second id Agora asks callers to quote to support:
 the object the answer concerns when a view names it (`request.resource_id`, e.g. a project ID) or the path
 holds it (a project_id), else the endpoint's name."""
 
@@ -11,7 +11,7 @@ import uuid
 from contextvars import ContextVar
 
 ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-RESOURCE_PREFIXES = ("/api/", "/dev/")
+RESOURCE_PREFIXES = ("/api/", "/dev/", "/beta/")
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 

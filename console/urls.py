@@ -22,13 +22,14 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("api/", include("console.api_urls")),
     path("dev/", include("console.agora_urls")),  # Agora's Console RESTful API paths
+    path("beta/", include("network.beta_urls")),  # Agora Analytics' call inspector API paths
     path("sandbox/", include("usage.sandbox_urls")),
     path("webhooks/", include("network.urls")),  # Agora's signed notifications
     path("admin/login/", views.admin_sign_in),  # before the admin's own: one sign-in page for both
     path("admin/", admin.site.urls),
 ]
 
-# Errors under /api/, /dev/ and /sandbox/ answer {"message": ...}; elsewhere the console's pages.
+# Errors under /api/, /dev/, /beta/ and /sandbox/ answer {"message": ...}; elsewhere the console's pages.
 handler400 = "console.views.bad_request"
 handler403 = "console.views.permission_denied"
 handler404 = "console.views.page_not_found"

@@ -170,7 +170,7 @@ def form_page(
 # exception that escaped a view. Under the machine-facing prefixes the answer is the API's {"message": ...}
 # (with X-Request-ID, added by console.request_id); everywhere else the console's error pages.
 
-API_PREFIXES = ("/api/", "/dev/", "/sandbox/")
+API_PREFIXES = ("/api/", "/dev/", "/beta/", "/sandbox/")
 
 
 def _is_api(request) -> bool:

@@ -2,11 +2,9 @@
 
 Run from the repository root:  .venv/bin/python bench/usage_report.py [--projects 1000] [--days 365] [--runs 20]
 
-DATABASE_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres). The bench never
-uses the database named there: it creates its own database `bench_usage` on that server (dropping a leftover one
-first), migrates it, fills it, measures, and drops it at the end, also after an error or Ctrl-C. DEBUG is off;
-static URLs come from the plain static files storage (no collectstatic); CONSOLE_VAR_DIR is a temporary
-directory, removed at the end.
+DATABASE_URL names the PostgreSQL server. The bench never uses the database named there: it creates its own
+database `bench_usage` on that server, migrates it, fills it, measures, and drops it at the end
+(bench/_database.py).
 
 Data: one organization, its admin, N projects (bulk insert) and N x D rows of daily usage for the business
 "default" up to today, with the sandbox's synthetic figures (usage.synthetic), written with COPY; then ANALYZE.
@@ -20,17 +18,11 @@ Target (issue 5): under 150 ms and under 15 queries for "12 months by month" and
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
-import sys
-import tempfile
 import time
-import warnings
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from _database import bench_database
+
 BENCH_DATABASE = "bench_usage"
 TARGET_MS, TARGET_QUERIES = 150, 15
 CASES = [  # (label, query string, targeted)
@@ -43,81 +35,19 @@ CASES = [  # (label, query string, targeted)
 ]
 
 
-def server_urls(database_url: str) -> tuple[str, str]:
-    """(the bench database's URL, the server's maintenance database URL), from DATABASE_URL's server."""
-    parts = urlsplit(database_url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        sys.exit(f"DATABASE_URL must name a PostgreSQL server, not {parts.scheme}://")
-    return urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}")), urlunsplit(parts._replace(path="/postgres"))
-
-
-def admin_sql(maintenance_url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True) as connection:
-        connection.execute(statement)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
+    with bench_database(BENCH_DATABASE) as vendor:
+        if vendor != "postgresql":
+            raise SystemExit("This bench needs PostgreSQL: set DATABASE_URL=postgres://...")
+        from django.db import connection
 
-    bench_url, maintenance_url = server_urls(
-        os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-    )
-    workdir = tempfile.mkdtemp(prefix="bench-usage-")
-    admin_sql(maintenance_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-    admin_sql(maintenance_url, f"CREATE DATABASE {BENCH_DATABASE}")
-    print(f"database: {BENCH_DATABASE} (created; dropped at the end) on {urlsplit(bench_url).hostname}")
-    try:
-        os.environ.update(
-            DATABASE_URL=bench_url,
-            CONSOLE_VAR_DIR=workdir,
-            DEBUG="false",
-            ALLOWED_HOSTS="testserver",
-            DJANGO_SETTINGS_MODULE="console.settings",
-        )
-        os.environ.pop("REDIS_URL", None)  # local-memory cache: the figures are the page's, not Redis's
-        sys.path.insert(0, str(ROOT))
-        run(args)
-    finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: BLE001 - Django may not have started
-            pass
-        admin_sql(maintenance_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        shutil.rmtree(workdir, ignore_errors=True)
-        print(f"database: {BENCH_DATABASE} dropped")
-
-
-def run(args) -> None:
-    import django
-
-    warnings.filterwarnings("ignore", "No directory at")  # WhiteNoise and the uncollected static files
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
-    from django.test.utils import override_settings
-
-    # Static URLs without the manifest: no collectstatic needed (a dict lookup either way).
-    storages = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    override_settings(STORAGES=storages).enable()
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0)
-    print(f"migrate: {time.perf_counter() - started:.1f} s")
-
-    admin, one = fill(args.projects, args.days)
-    measure(admin, one, args.runs, connection)
+        admin, one = fill(args.projects, args.days)
+        measure(admin, one, args.runs, connection)
 
 
 def fill(project_count: int, days: int):

@@ -6,6 +6,7 @@ is a JSON 404 (also with DEBUG on, where Django would show its HTML page)."""
 from django.urls import re_path
 
 from network import agora_channel_api as channels_api
+from network import agora_kicking_api as kicking_api
 from projects import agora_api as projects_api
 from usage import agora_api as usage_api
 
@@ -33,7 +34,7 @@ urlpatterns = [
     ),
     agora_path(
         r"v1/channel/user/(?P<appid>[^/]+)/(?P<channel_name>[^/]+)/(?P<hosts_only>hosts_only)",
-        channels_api.ChannelUsersView.as_view(),
+        channels_api.ChannelHostsView.as_view(),
         "agora_channel_hosts",
     ),
     agora_path(
@@ -42,5 +43,6 @@ urlpatterns = [
         "agora_channel_users",
     ),
     agora_path(r"v1/channel/(?P<appid>[^/]+)", channels_api.ChannelListView.as_view(), "agora_channels"),
+    agora_path("v1/kicking-rule", kicking_api.KickingRuleView.as_view(), "agora_kicking_rule"),
     re_path(r"", views.api_not_found),
 ]

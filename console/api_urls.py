@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny
 
 from accounts import api as accounts_api
 from billing import api as billing_api
+from network import call_api, kicking_api, notification_api
 from projects import api as projects_api
 from projects.converters import ProjectIdConverter
 from tokens import api as tokens_api
@@ -74,6 +75,27 @@ urlpatterns = [
         "v1/projects/<project_id:project_id>/rtm/<str:user_id>/",
         tokens_api.CommunityRtmTokenView.as_view(),
         name="api_community_rtm_token",
+    ),
+    # Kicking rules (channels)
+    path(
+        f"{PROJECT}kicking-rules/",
+        kicking_api.KickingRuleViewSet.as_view({"get": "list", "post": "create"}),
+        name="api_kicking_rules",
+    ),
+    path(
+        f"{PROJECT}kicking-rules/<int:rule_id>/",
+        kicking_api.KickingRuleViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="api_kicking_rule",
+    ),
+    # Calls (call inspector)
+    path(f"{PROJECT}calls/", call_api.CallListView.as_view(), name="api_calls"),
+    path(f"{PROJECT}calls/<str:id>/", call_api.CallDetailView.as_view(), name="api_call"),
+    path(f"{PROJECT}calls/<str:id>/metrics/", call_api.CallMetricsView.as_view(), name="api_call_metrics"),
+    # Notification settings (webhooks)
+    path(
+        f"{PROJECT}notifications/",
+        notification_api.NotificationSettingsViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="api_project_notifications",
     ),
     # Usage
     path("v1/usage/daily/", usage_api.DailyUsageViewSet.as_view({"get": "list"}), name="api_usage_daily"),

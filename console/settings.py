@@ -300,9 +300,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.daily_ledger",
         "schedule": crontab(hour=0, minute=45),
     },
+    "check-quality-alerts": {
+        "task": "network.tasks.check_quality_alerts",
+        "schedule": crontab(),  # every minute: network.alerts
+    },
     "forget-old-channel-users": {
         "task": "network.tasks.forget_old",
         "schedule": crontab(),  # every minute: users who left are kept 60 s (network.presence)
+    },
+    "pull-online-channels": {
+        "task": "network.tasks.pull_channels",
+        "schedule": crontab(),  # every minute: presence reconciled with Agora's channel lists (network.pulling)
+    },
+    "pull-calls": {
+        "task": "network.tasks.pull_calls",
+        "schedule": crontab(minute="*/5"),  # Agora Analytics' calls, their sessions and metrics
     },
     "forget-old-certificate-use": {
         "task": "projects.tasks.forget_old_certificate_use",
@@ -346,6 +358,29 @@ USAGE_HTTP_RETRIES = env.int("USAGE_HTTP_RETRIES", default=4)
 USAGE_UPSTREAM_ALLOWED_HOSTS = env.list("USAGE_UPSTREAM_ALLOWED_HOSTS", default=[])
 # Misbehaviour of the sandbox, for tests only: {"error_rate": 0.3, "faults": ["500", "429", "slow", "malformed"]}.
 USAGE_SANDBOX_FAULTS: dict = {}
+# What the sandbox network (network/sandbox_network.py) does to the notifications it sends the console, as
+# Agora's may be: {"duplicate_rate": 0.1, "reorder_rate": 0.1, "loss_rate": 0.02}, each a share of the
+# notifications sent twice, held back behind later ones, or never sent. None by default.
+NETWORK_SANDBOX_FAULTS: dict = {}
+# The channel and call pulls from the same upstream (network.pulling, README "Channels and calls from Agora's
+# APIs"). Channels: at most NETWORK_PULL_MAX_CHANNELS channels' users asked for a run (every minute), at most
+# NETWORK_CHANNEL_QPS requests a second (0: unpaced; Agora allows 20 per account). Calls: those of the last
+# NETWORK_CALLS_WINDOW_MINUTES (every 5 minutes), then the sessions and metrics of at most
+# NETWORK_PULL_MAX_CALL_DETAILS ended calls a run, NETWORK_CALL_DETAILS_DELAY_SECONDS after they ended (Agora
+# Analytics' data delay). NETWORK_ANALYTICS_PLAN (standard, premium, enterprise) sets the look-back, windows and
+# pace Agora allows; NETWORK_ANALYTICS_QPS overrides the pace. Finished runs are kept NETWORK_PULL_RUNS_KEPT_DAYS.
+NETWORK_PULL_MAX_CHANNELS = env.int("NETWORK_PULL_MAX_CHANNELS", default=100)
+NETWORK_CHANNEL_QPS = env.float("NETWORK_CHANNEL_QPS", default=5.0)
+NETWORK_CALLS_WINDOW = timedelta(minutes=env.int("NETWORK_CALLS_WINDOW_MINUTES", default=120))
+NETWORK_PULL_MAX_CALL_DETAILS = env.int("NETWORK_PULL_MAX_CALL_DETAILS", default=20)
+NETWORK_CALL_DETAILS_DELAY = timedelta(seconds=env.int("NETWORK_CALL_DETAILS_DELAY_SECONDS", default=300))
+NETWORK_ANALYTICS_PLAN = env.str("NETWORK_ANALYTICS_PLAN", default="standard").lower()
+if NETWORK_ANALYTICS_PLAN not in ("standard", "premium", "enterprise"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"NETWORK_ANALYTICS_PLAN is standard, premium or enterprise: {NETWORK_ANALYTICS_PLAN!r}")
+NETWORK_ANALYTICS_QPS = env.float("NETWORK_ANALYTICS_QPS", default=0.0)
+NETWORK_PULL_RUNS_KEPT = timedelta(days=env.int("NETWORK_PULL_RUNS_KEPT_DAYS", default=7))
 
 # HTTPS=true is the production switch for every transport-security setting that `check --deploy` asks for.
 HTTPS = env.bool("HTTPS", default=False)

@@ -9,6 +9,7 @@ errors as projects/agora_api.py; channels "view" is needed.
 - hosts_only: any value (even empty) asks for hosts only, also as the path suffix /hosts_only.
 """
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
@@ -24,6 +25,7 @@ TAG = "Agora-compatible: channels"
 CHANNELS_VIEW = module_permission("channels", "view")
 APP_ID = OpenApiParameter("appid", str, location=OpenApiParameter.PATH, description="The project's App ID.")
 CHANNEL = OpenApiParameter("channel_name", str, location=OpenApiParameter.PATH, description="The channel name.")
+ANSWER = {200: OpenApiTypes.OBJECT}  # Agora's shapes, as network/agora_shapes.py builds them
 
 
 class ChannelView(AgoraView):
@@ -44,6 +46,7 @@ class ChannelView(AgoraView):
 class ChannelListView(ChannelView):
     @extend_schema(
         tags=[TAG],
+        responses=ANSWER,
         summary="Online channels",
         parameters=[
             APP_ID,
@@ -61,6 +64,7 @@ class ChannelListView(ChannelView):
 class ChannelUsersView(ChannelView):
     @extend_schema(
         tags=[TAG],
+        responses=ANSWER,
         summary="Users in a channel",
         parameters=[APP_ID, CHANNEL, OpenApiParameter("hosts_only", str, description="Any value: hosts only.")],
         description="Communication profile (mode 1): `users`. Live (mode 2): `broadcasters`, `audience` (the "
@@ -72,9 +76,29 @@ class ChannelUsersView(ChannelView):
         return Response(live.channel_users_answer(project, channel_name, hosts_only=only_hosts))
 
 
+class ChannelHostsView(ChannelUsersView):
+    """The same question as `?hosts_only`, asked by its path suffix /hosts_only."""
+
+    @extend_schema(
+        tags=[TAG],
+        responses=ANSWER,
+        summary="Hosts in a channel",
+        operation_id="agora_channel_hosts",
+        parameters=[
+            APP_ID,
+            CHANNEL,
+            OpenApiParameter("hosts_only", str, location=OpenApiParameter.PATH, enum=["hosts_only"]),
+        ],
+        description="`channel_exist`, `mode` and `broadcasters` only.",
+    )
+    def get(self, request, appid, channel_name, hosts_only=None):
+        return super().get(request, appid, channel_name, hosts_only="hosts_only")
+
+
 class UserPropertyView(ChannelView):
     @extend_schema(
         tags=[TAG],
+        responses=ANSWER,
         summary="One user's state in a channel",
         parameters=[APP_ID, CHANNEL, OpenApiParameter("uid", int, location=OpenApiParameter.PATH)],
         description="`in_channel`, and when true the join time (Unix s), role (1 communication, 2 host, "

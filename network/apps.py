@@ -12,7 +12,10 @@ class NetworkConfig(AppConfig):
         from accounts import audit
         from console.navigation import register_project_tabs
 
-        from . import pages, services, signals  # noqa: F401  (signals: cached notification settings retired on change)
+        from . import alerts, kicking, pages, pulling, services, signals  # noqa: F401  (signals: cached notification settings retired on change)
 
         audit.register_actions(services.AUDIT_ACTIONS)
+        audit.register_actions(alerts.AUDIT_ACTIONS)
+        audit.register_actions(kicking.AUDIT_ACTIONS)
+        audit.register_actions(pulling.AUDIT_ACTIONS)  # pulling also registers its run kinds with usage's reaper
         register_project_tabs(*pages.TABS)

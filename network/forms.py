@@ -1,10 +1,14 @@
 """Forms of the live channels page: a ban or mute (a kicking rule), and a new duration for one."""
 
+from decimal import Decimal
+
 from django import forms
 
 from console.forms import Form
 
 from . import agora_shapes, ncs
+from .alerts import WINDOWS
+from .models import QualityAlert
 
 SCOPES = [
     ("user_in_channel", "This UID in this channel"),
@@ -59,4 +63,22 @@ class ExtendForm(Form):
         max_value=1440,
         initial=60,
         help_text="Counted from now: 1 to 1,440 minutes.",
+    )
+
+
+class QualityAlertForm(Form):
+    metric = forms.ChoiceField(label="When the", choices=QualityAlert.Metric.choices)
+    threshold_percent = forms.DecimalField(
+        label="Is above (%)",
+        min_value=Decimal("0.01"),
+        max_value=Decimal("99.99"),
+        decimal_places=2,
+        initial=Decimal("5"),
+        help_text="Agora marks video above 5% and audio above 3% as freezing.",
+    )
+    window_minutes = forms.TypedChoiceField(
+        label="Over the last",
+        choices=[(minutes, f"{minutes} minutes") for minutes in WINDOWS],
+        coerce=int,
+        initial=10,
     )

@@ -28,9 +28,10 @@ def online_channels(project: Project) -> QuerySet:
         ChannelUser.objects.filter(project=project, online=True)
         .values("channel_name")
         .annotate(
-            users=Count("id"),
-            hosts=Count("id", filter=PUBLISHERS),
-            audience=Count("id", filter=Q(role=ncs.AUDIENCE)),
+            # Columns the index on online users holds (role, not id), so that it can answer alone
+            users=Count("role"),
+            hosts=Count("role", filter=PUBLISHERS),
+            audience=Count("role", filter=Q(role=ncs.AUDIENCE)),
             since=Min("joined_at"),
             last_change=Max("updated_at"),
         )
@@ -43,6 +44,10 @@ def online_totals(project: Project) -> dict:
     return ChannelUser.objects.filter(project=project, online=True).aggregate(
         channels=Count("channel_name", distinct=True), users=Count("id")
     )
+
+
+def users_online(project: Project) -> int:
+    return ChannelUser.objects.filter(project=project, online=True).count()
 
 
 def channel_members(project: Project, channel_name: str) -> QuerySet[ChannelUser]:

@@ -5,10 +5,12 @@ refresh themselves (console.js, data-live-refresh)."""
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.access import member_required, restrict
 from console.changelist import Changelist, Column
+from console.dates import moment_label, time_left_label
 from console.refusals import RuleViolation
 from console.views import CONFIRM_METHODS, confirm_then_act
 from projects.models import Project
@@ -19,6 +21,15 @@ from .models import KickingRule
 from .pages import project_for, render_project_page
 
 REFRESH_SECONDS = 10
+
+
+# The service names what it refuses by its own arguments; the forms ask for them under these names.
+FORM_FIELDS = {"privileges": "action", "seconds": "minutes"}
+
+
+def _refused(form, refusal: RuleViolation) -> None:
+    field = FORM_FIELDS.get(refusal.field, refusal.field)
+    form.add_error(field if field in form.fields else None, str(refusal))
 
 
 def _can_manage(request) -> bool:
@@ -46,7 +57,7 @@ def live_channels(request, project_id):
             Column("Users", sort="users"),
             Column("Hosts"),
             Column("Audience"),
-            Column("Since"),
+            Column("Online since"),
         ],
         row_template="network/rows/channel.html",
         search_fields=("channel_name",),
@@ -55,9 +66,14 @@ def live_channels(request, project_id):
         empty_text="Channels appear here as users join, learnt from Agora's notifications and the channel pull.",
         per_page=50,
     )
+    now = timezone.now()
+    for row in changelist.page.object_list:  # labels made here: the date and timesince filters cost ~0.1 ms a row
+        row["since_label"] = (
+            f"{moment_label(row['since'])} · {time_left_label(now - row['since'])}" if row["since"] else "—"
+        )
     context = {
         "cl": changelist,
-        "totals": live.online_totals(project),
+        "users_online": live.users_online(project),
         "rules": kicking.rules_in_force(project),
         "can_manage": _can_manage(request),
         "refresh_seconds": REFRESH_SECONDS,
@@ -122,7 +138,7 @@ def new_rule(request, project_id):
         try:
             rule = kicking.create_rule(request.membership, project, **form.rule(), request=request)
         except RuleViolation as refusal:
-            form.add_error(refusal.field, str(refusal))
+            _refused(form, refusal)
         else:
             messages.success(request, _created_message(rule))
             return redirect(cancel)
@@ -153,7 +169,7 @@ def extend_rule(request, project_id, pk):
                 request.membership, rule, seconds=form.cleaned_data["minutes"] * 60, request=request
             )
         except RuleViolation as refusal:
-            form.add_error(refusal.field, str(refusal))
+            _refused(form, refusal)
         else:
             messages.success(
                 request, f"{rule.who.capitalize()} {rule.what} until {rule.expires_at:%Y-%m-%d %H:%M} UTC."

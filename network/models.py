@@ -102,7 +102,18 @@ class ChannelUser(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "channel_name", "uid"], name="one_row_per_channel_user")
         ]
-        indexes = [models.Index(fields=["project", "online", "channel_name"], name="online_users_by_channel")]
+        indexes = [
+            # The live channel list groups the online users of a project by channel: in channel order, from the
+            # index alone where the table's pages are all visible.
+            models.Index(
+                fields=["project", "channel_name"],
+                include=["role", "joined_at", "updated_at"],
+                condition=models.Q(online=True),
+                name="online_users_by_channel",
+            ),
+            # forget_old removes those gone for a minute
+            models.Index(fields=["updated_at"], condition=models.Q(online=False), name="users_who_left"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.uid} in {self.channel_name}"
@@ -135,6 +146,14 @@ class Call(models.Model):
         indexes = [
             models.Index(fields=["project", "channel_name", "-started_at"], name="calls_of_a_channel"),
             models.Index(fields=["project", "-started_at"], name="calls_newest_first"),
+            # The call search (network.calls): calls in progress, and the sorts by a quality figure, which leave
+            # out the calls without one and read the range's start from the index.
+            models.Index(
+                fields=["project", "-started_at"], condition=models.Q(ended_at__isnull=True), name="calls_in_progress"
+            ),
+            models.Index(fields=["project", "-video_freeze_rate", "-started_at"], name="calls_by_video_freeze"),
+            models.Index(fields=["project", "-audio_freeze_rate", "-started_at"], name="calls_by_audio_freeze"),
+            models.Index(fields=["project", "-accumulated_users", "-started_at"], name="calls_by_users"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -258,7 +277,11 @@ class SandboxSession(models.Model):
     call = models.ForeignKey(SandboxCall, on_delete=models.CASCADE, related_name="sessions")
     sid = models.CharField(max_length=32, unique=True)
     uid = models.BigIntegerField()
-    role = models.SmallIntegerField(choices=ChannelUser.Role.choices)
+    role = models.SmallIntegerField(choices=ChannelUser.Role.choices, help_text="The role now (or when it left).")
+    role_changes = models.JSONField(
+        default=list,
+        help_text="[[unix seconds, role before, role after], ...]: the role at join is the first 'before'.",
+    )
     platform = models.SmallIntegerField()
     network = models.CharField(max_length=32)
     region = models.CharField(max_length=64)
@@ -306,3 +329,53 @@ class SandboxRule(models.Model):
 
     def __str__(self) -> str:
         return f"Sandbox rule {self.pk}"
+
+
+# Quality alerts ------------------------------------------------------------------------------------------
+
+
+class QualityAlert(models.Model):
+    """A condition on a project's call quality, e.g. the video freeze rate above 5% over 10 minutes. When the
+    pulled metrics meet it, the members who may see the project's channels are told (bell and e-mail), at
+    most once per window."""
+
+    class Metric(models.TextChoices):
+        VIDEO_FREEZE = "video_freeze_rate", "Video freeze rate"
+        AUDIO_FREEZE = "audio_freeze_rate", "Audio freeze rate"
+
+    organization_path = "project__organization"
+    project_path = "project"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="quality_alerts")
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    threshold_percent = models.DecimalField(max_digits=5, decimal_places=2)
+    window_minutes = models.PositiveSmallIntegerField(default=10)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["metric", "threshold_percent"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "metric", "threshold_percent", "window_minutes"], name="one_quality_alert_per_rule"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_metric_display()} above {self.threshold_percent}% over {self.window_minutes} min"
+
+
+class QualityAlertFiring(models.Model):
+    """An alert met over the window ending at `window_end`: what the rate was, over how much media time."""
+
+    alert = models.ForeignKey(QualityAlert, on_delete=models.CASCADE, related_name="firings")
+    window_end = models.DateTimeField()
+    value_percent = models.DecimalField(max_digits=6, decimal_places=2)
+    media_seconds = models.PositiveIntegerField(help_text="Seconds of received audio or video the rate is over.")
+    fired_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-fired_at"]
+        indexes = [models.Index(fields=["alert", "-fired_at"], name="quality_firings_newest_first")]
+
+    def __str__(self) -> str:
+        return f"{self.alert} fired at {self.fired_at:%Y-%m-%d %H:%M}"

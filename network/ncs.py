@@ -52,6 +52,9 @@ PRESENCE = {
 }
 RTC_PRODUCT = 1
 PLATFORMS = {1: "Android", 2: "iOS", 5: "Windows", 6: "Linux", 7: "Web", 8: "macOS", 0: "Other"}
+# The channel and UID of the test notifications of a Check (Agora's console and this one send the same): they
+# are recorded and never applied, so a check never puts anyone in a channel.
+TEST_CHANNEL, TEST_UID = "test_webhook", 12121212
 
 
 def _signature(secret: str, body: bytes, digest: str) -> str:

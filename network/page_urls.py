@@ -2,26 +2,12 @@
 each project's tabs under /projects/<project id>/."""
 
 from django.urls import path
-from django.views.decorators.http import require_safe
 
-from accounts.access import member_required
-
-from . import live_views
-from .pages import project_for, render_project_page
+from . import alert_views, call_views, live_views, notification_views
 
 app_name = "channels"
 
 PROJECT = "projects/<project_id:project_id>/"
-
-
-def _later(tab, title):
-    @member_required("channels")
-    @require_safe
-    def view(request, project_id):
-        project = project_for(request, project_id)
-        return render_project_page(request, project, tab, "network/later.html", {}, title=title)
-
-    return view
 
 
 urlpatterns = [
@@ -35,8 +21,11 @@ urlpatterns = [
     path(f"{PROJECT}rules/<int:pk>/extend/", live_views.extend_rule, name="extend_rule"),
     path(f"{PROJECT}rules/<int:pk>/lift/", live_views.remove_rule, name="remove_rule"),
     # Call inspector, quality
-    path(f"{PROJECT}calls/", _later("calls", "Calls"), name="calls"),
-    path(f"{PROJECT}quality/", _later("quality", "Quality"), name="quality"),
+    path(f"{PROJECT}calls/", call_views.call_search, name="calls"),
+    path(f"{PROJECT}calls/<str:call>/", call_views.call_page, name="call"),
+    path(f"{PROJECT}quality/alerts/", alert_views.quality_alerts, name="quality_alerts"),
+    path(f"{PROJECT}quality/alerts/<int:pk>/delete/", alert_views.delete_quality_alert, name="delete_quality_alert"),
+    path(f"{PROJECT}quality/", call_views.quality_page, name="quality"),
     # Notifications (webhook settings)
-    path(f"{PROJECT}notifications/", _later("notifications", "Notifications"), name="notifications"),
+    *notification_views.urlpatterns,  # the tab, enable, disable, rotate, check, reveal
 ]

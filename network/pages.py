@@ -13,6 +13,7 @@ TABS = (
     Tab("channels", "Live channels", "channels:live", requires=("channels", "view")),
     Tab("calls", "Calls", "channels:calls", requires=("channels", "view")),
     Tab("quality", "Quality", "channels:quality", requires=("channels", "view")),
+    Tab("alerts", "Alerts", "channels:quality_alerts", requires=("channels", "view")),
     Tab("notifications", "Notifications", "channels:notifications", requires=("channels", "view")),
 )
 

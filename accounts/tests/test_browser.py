@@ -97,7 +97,9 @@ def test_invite_accept_and_role_change_drive_the_navigation(live_server, acme, n
 
     # The member reloads: the navigation follows the new role at once.
     member.reload()
-    expect(nav_links(member)).to_have_text(["Overview", "Projects", "Token inspector", "Usage", "Audit log"])
+    expect(nav_links(member)).to_have_text(
+        ["Overview", "Projects", "Token inspector", "Usage", "Channels & calls", "Audit log"]
+    )
     expect(member.get_by_role("banner")).to_contain_text("CS/Maintenance")
     shoot(member, "10-overview-cs-maintenance")
     assert_opens(member, base, allowed=["/projects/", "/audit/"], denied=["/billing/", "/members/"])

@@ -4,6 +4,7 @@ shared role, a second Admin demoting the owner, and destructive operations throu
 import pytest
 
 from accounts.models import AuditEntry, Membership, Role, User
+from accounts.permissions import MODULES
 from accounts.services import create_role, transfer_ownership, update_role
 from conftest import PASSWORD
 from projects.models import Project
@@ -25,8 +26,8 @@ def scoped_lead(acme):
 
 def role_form(role, projects, levels=LEVELS, name=None):
     data = {"name": name or role.name, "all_projects": "0", "projects": [p.pk for p in projects]}
-    for key in ("projects", "certificates", "tokens", "usage", "billing", "members", "api_credentials", "audit"):
-        data[f"level_{key}"] = levels.get(key, "none")
+    for module in MODULES:
+        data[f"level_{module.key}"] = levels.get(module.key, "none")
     return data
 
 

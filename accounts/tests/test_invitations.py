@@ -398,7 +398,7 @@ def test_role_you_cannot_grant_is_not_offered_and_refused(acme, client_for, mail
     lead_role = Role.objects.create(
         organization=acme.organization,
         name="Team lead",
-        levels={"members": "edit", "projects": "view", "usage": "view"},
+        levels={"members": "edit", "projects": "view", "usage": "view", "channels": "view"},
     )
     lead = User.objects.create_user("lead@acme.test", PASSWORD)
     Membership.objects.create(user=lead, organization=acme.organization, role=lead_role)

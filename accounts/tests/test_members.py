@@ -41,7 +41,7 @@ def team_lead(acme):
     role = Role.objects.create(
         organization=acme.organization,
         name="Team lead",
-        levels={"members": "edit", "projects": "view", "usage": "view"},
+        levels={"members": "edit", "projects": "view", "usage": "view", "channels": "view"},
     )
     user = User.objects.create_user("lead@acme.test", PASSWORD)
     return Membership.objects.create(user=user, organization=acme.organization, role=role)

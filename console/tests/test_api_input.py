@@ -49,7 +49,7 @@ def body_urls(acme) -> list[tuple[str, str]]:
     project_id = acme.projects[0].project_id
     urls = []
     for method, name in write_routes():
-        arguments = {"project_id": project_id, "slot": "primary"}
+        arguments = {"project_id": project_id, "slot": "primary", "rule_id": 1}
         pattern_names = get_resolver().reverse_dict.getlist(name)[0][0][0][1]
         urls.append((method, reverse(name, kwargs={key: arguments[key] for key in pattern_names})))
     return urls

@@ -7,9 +7,11 @@ follows the secondary's creation). Roles refused a change must leave everything 
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import AuditEntry
 from accounts.services import create_role
@@ -20,6 +22,8 @@ from console.tests.test_permission_matrix import (
     ADMIN_ONLY,
     BILLING,
     CERTIFICATE_MANAGERS,
+    CHANNEL_MANAGERS,
+    CHANNEL_VIEWERS,
     EVERYONE,
     PROJECT_EDITORS,
     PROJECT_VIEWERS,
@@ -27,6 +31,8 @@ from console.tests.test_permission_matrix import (
     TOKEN_ISSUERS,
     billing_objects,
 )
+from network.models import Call as NetworkCall
+from network.models import KickingRule
 from projects import services as project_services
 from projects.models import Certificate, Project
 
@@ -86,6 +92,21 @@ CALLS = [
     Call("api_role", "get", ADMIN_ONLY, on="role"),
     # Audit log: audit view.
     Call("api_audit", "get", AUDITORS),
+    # Notification settings: channels view to read, channels manage to change ({"enabled": false} changes nothing
+    # on a project that never enabled them; network/tests/test_notification_api.py makes real changes).
+    Call("api_project_notifications", "get", CHANNEL_VIEWERS, on="project"),
+    Call("api_project_notifications", "patch", CHANNEL_MANAGERS, on="project", body={"enabled": False}),
+    # Kicking rules: channels view to read, manage to change. The changes are refused before the upstream is asked
+    # (no privileges; no duration; the rule has expired): network/tests/test_kicking_api.py makes real ones.
+    Call("api_kicking_rules", "get", CHANNEL_VIEWERS, on="project"),
+    Call("api_kicking_rules", "post", CHANNEL_MANAGERS, ok=400, on="project", body={"uid": 42}),
+    Call("api_kicking_rule", "get", CHANNEL_VIEWERS, on="expired_rule"),
+    Call("api_kicking_rule", "patch", CHANNEL_MANAGERS, ok=400, on="expired_rule", body={"seconds": 0}),
+    Call("api_kicking_rule", "delete", CHANNEL_MANAGERS, ok=400, on="expired_rule"),
+    # Calls: channels view.
+    Call("api_calls", "get", CHANNEL_VIEWERS, on="project"),
+    Call("api_call", "get", CHANNEL_VIEWERS, on="call"),
+    Call("api_call_metrics", "get", CHANNEL_VIEWERS, ok=400, on="call"),  # no uids: 400 once allowed
 ]
 NOT_CALLED = {"api_schema", "api_docs"}  # public: tested in test_permission_matrix.py
 
@@ -107,7 +128,24 @@ def targets(acme) -> dict:
         "statement": billing_objects(acme)["billing:invoice"],
         "member": {"pk": acme.membership("engineer").pk},
         "role": {"pk": custom.pk},
+        "expired_rule": {"project_id": project_id, "rule_id": expired_rule(project).pk},
+        "call": {"project_id": project_id, "id": ended_call(project).call_id},
     }
+
+
+def ended_call(project) -> NetworkCall:
+    started = timezone.now() - timedelta(hours=1)
+    return NetworkCall.objects.create(
+        project=project, channel_name="room-42", call_id="a" * 24, started_at=started, ended_at=timezone.now()
+    )
+
+
+def expired_rule(project) -> KickingRule:
+    """A ban on the project that has ended: changes to it are refused without asking the upstream."""
+    ended = timezone.now() - timedelta(minutes=1)
+    return KickingRule.objects.create(
+        project=project, upstream_id=1, uid=42, privileges=["join_channel"], expires_at=ended
+    )
 
 
 def expected_status(call: Call, who: str) -> int:

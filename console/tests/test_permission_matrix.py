@@ -29,7 +29,7 @@ from accounts.models import Invitation, Membership, Notification, SingleSignOn, 
 from accounts.services import create_role, invite
 from billing.models import PRICE_FIELDS, PriceBook, Statement, UsageAlert, invoice_number
 from conftest import PASSWORD
-from network.models import KickingRule
+from network.models import Call, KickingRule, QualityAlert
 from usage.pulling import create_run
 
 ROLES = ("admin", "finance", "product_operation", "cs_maintenance", "engineer")
@@ -218,13 +218,41 @@ EXPECTATIONS: dict[str, Expect] = {
         ["agora_channels", "agora_channel_users", "agora_channel_hosts", "agora_channel_user_property"],
         Expect(allowed=CHANNEL_VIEWERS, anonymous=401, outsider=400),
     ),
+    # Kicking rules: GET without appid is 400 (changes: network/tests/test_kicking_api.py, every role).
+    "agora_kicking_rule": Expect(ok=400, allowed=CHANNEL_VIEWERS, anonymous=401),
+    "api_kicking_rules": Expect(allowed=CHANNEL_VIEWERS, anonymous=401, object_url=True),
+    # Call analytics (/beta/...): GET without appid is 400; another organization's App ID too.
+    **dict.fromkeys(
+        ["agora_call_lists", "agora_call_sessions", "agora_call_metrics"],
+        Expect(ok=400, allowed=CHANNEL_VIEWERS, anonymous=401),
+    ),
+    # The call inspector's native API; metrics without uids is 400.
+    **dict.fromkeys(["api_calls", "api_call"], Expect(allowed=CHANNEL_VIEWERS, anonymous=401, object_url=True)),
+    "api_call_metrics": Expect(ok=400, allowed=CHANNEL_VIEWERS, anonymous=401, object_url=True),
+    "api_kicking_rule": Expect(allowed=CHANNEL_VIEWERS, anonymous=401, object_url=True),
     # The sandbox upstream takes HTTP Basic credentials of a sandbox upstream, never a session.
     "sandbox_projects": Expect(ok=401, denied=401, anonymous=401, outsider=401),
     "sandbox_usage": Expect(ok=401, denied=401, anonymous=401, outsider=401),
+    **dict.fromkeys(
+        [
+            "sandbox_channels",
+            "sandbox_channel_users",
+            "sandbox_channel_hosts",
+            "sandbox_channel_user_property",
+            "sandbox_kicking_rules",
+            "sandbox_call_lists",
+            "sandbox_call_sessions",
+            "sandbox_call_metrics",
+        ],
+        same_for_everyone(401),
+    ),
     # Agora's notifications: a signed POST from Agora, never a session; a GET is 405 for everyone.
     "network:agora_notification": same_for_everyone(405),
     "channels:index": Expect(allowed=CHANNEL_VIEWERS),
     "channels:channel": Expect(allowed=CHANNEL_VIEWERS, object_url=True),
+    "channels:call": Expect(allowed=CHANNEL_VIEWERS, object_url=True),
+    "channels:quality_alerts": Expect(allowed=CHANNEL_VIEWERS, object_url=True),
+    "channels:delete_quality_alert": Expect(allowed=CHANNEL_MANAGERS, object_url=True),
     **dict.fromkeys(
         ["channels:kick", "channels:new_rule", "channels:extend_rule", "channels:remove_rule"],
         Expect(allowed=CHANNEL_MANAGERS, object_url=True),
@@ -233,6 +261,17 @@ EXPECTATIONS: dict[str, Expect] = {
         ["channels:live", "channels:calls", "channels:quality", "channels:notifications"],
         Expect(allowed=CHANNEL_VIEWERS, object_url=True),
     ),
+    # A project's notifications (webhooks): disable and rotate ask first (GET shows the question); enable, check
+    # and reveal are POST only (test_notification_page.py posts them as every role).
+    **dict.fromkeys(
+        ["channels:notifications_disable", "channels:notifications_rotate"],
+        Expect(allowed=CHANNEL_MANAGERS, object_url=True),
+    ),
+    **dict.fromkeys(
+        ["channels:notifications_enable", "channels:notifications_check", "channels:notifications_reveal"],
+        Expect(ok=405, denied=405, anonymous=405, outsider=405),
+    ),
+    "api_project_notifications": Expect(allowed=CHANNEL_VIEWERS, anonymous=401, object_url=True),
     "api_schema": PUBLIC,
     "api_docs": PUBLIC,
     # Revealing is POST only (it writes an audit entry); POST is checked below.
@@ -312,6 +351,24 @@ def kicking_rule(acme) -> KickingRule:
     )
 
 
+def a_call(acme) -> Call:
+    """An ended call of Acme's first project, known from Agora Analytics (no users pulled)."""
+    started_at = timezone.now() - timedelta(hours=1)
+    return Call.objects.create(
+        project=acme.projects[0],
+        channel_name="room-42",
+        call_id="65a1b2c3d4e5f60718293a4b",
+        started_at=started_at,
+        ended_at=started_at + timedelta(minutes=20),
+    )
+
+
+def quality_alert(acme) -> QualityAlert:
+    return QualityAlert.objects.create(
+        project=acme.projects[0], metric="video_freeze_rate", threshold_percent=Decimal("5"), window_minutes=10
+    )
+
+
 @pytest.fixture
 def objects(acme, globex):
     """One object of Acme for each kind of URL argument (Globex's for single sign-on), and Acme's factors."""
@@ -327,8 +384,13 @@ def objects(acme, globex):
         "network:agora_notification": {"project_id": project_id},
         "agora_channels": {"appid": acme.projects[0].app_id},
         "channels:channel": {"project_id": project_id, "channel_name": "room-42"},
+        "channels:call": {"project_id": project_id, "call": a_call(acme).call_id},
+        "api_calls": {"project_id": project_id},
+        **dict.fromkeys(["api_call", "api_call_metrics"], {"project_id": project_id, "id": "65a1b2c3d4e5f60718293a4b"}),
         "channels:kick": {"project_id": project_id, "channel_name": "room-42", "uid": 42},
         "channels:new_rule": {"project_id": project_id},
+        "channels:quality_alerts": {"project_id": project_id},
+        "channels:delete_quality_alert": {"project_id": project_id, "pk": quality_alert(acme).pk},
         **dict.fromkeys(
             ["channels:extend_rule", "channels:remove_rule"], {"project_id": project_id, "pk": kicking_rule(acme).pk}
         ),
@@ -339,10 +401,25 @@ def objects(acme, globex):
             "hosts_only": "hosts_only",
         },
         "agora_channel_user_property": {"appid": acme.projects[0].app_id, "uid": "42", "channel_name": "room-42"},
+        "sandbox_channels": {"appid": acme.projects[0].app_id},
+        "sandbox_channel_users": {"appid": acme.projects[0].app_id, "channel_name": "room-42"},
+        "sandbox_channel_hosts": {
+            "appid": acme.projects[0].app_id,
+            "channel_name": "room-42",
+            "hosts_only": "hosts_only",
+        },
+        "sandbox_channel_user_property": {"appid": acme.projects[0].app_id, "uid": "42", "channel_name": "room-42"},
         **dict.fromkeys(
             ["channels:live", "channels:calls", "channels:quality", "channels:notifications"],
             {"project_id": project_id},
         ),
+        **dict.fromkeys(
+            [f"channels:notifications_{action}" for action in ("enable", "disable", "rotate", "check", "reveal")],
+            {"project_id": project_id},
+        ),
+        "api_project_notifications": {"project_id": project_id},
+        "api_kicking_rules": {"project_id": project_id},
+        "api_kicking_rule": {"project_id": project_id, "rule_id": kicking_rule(acme).pk},
         "projects:edit": {"project_id": project_id},
         "projects:action": {"project_id": project_id, "action": "disable"},
         "projects:rotation": {"project_id": project_id},

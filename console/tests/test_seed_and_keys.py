@@ -12,6 +12,7 @@ from billing import ledger
 from billing.models import Statement, Transaction
 from console.dates import month_end
 from console.devkeys import new_fernet_key, read_or_create
+from network.models import Call, CallSession, ChannelUser
 from projects.models import Project
 from usage.models import DailyUsage, PullRun
 
@@ -44,7 +45,13 @@ def test_seed_demo_creates_acme_with_one_user_per_role(settings):
     assert Project.objects.filter(organization=acme).count() == 3
     # 90 days of usage per enabled project, pulled over HTTP from the sandbox.
     assert DailyUsage.objects.filter(project__organization=acme).count() == 3 * 90
-    assert PullRun.objects.get(organization=acme).status == PullRun.Status.SUCCEEDED
+    assert PullRun.objects.get(organization=acme, kind=PullRun.Kind.USAGE).status == PullRun.Status.SUCCEEDED
+    # The sandbox's traffic, pulled too: who is online, and calls with Agora's ids, their users and metrics.
+    network_runs = PullRun.objects.filter(organization=acme).exclude(kind=PullRun.Kind.USAGE)
+    assert sorted(network_runs.values_list("kind", "status")) == [("calls", "succeeded"), ("channels", "succeeded")]
+    calls = Call.objects.filter(project__organization=acme).exclude(call_id="")
+    assert calls.exists() and CallSession.objects.filter(call__in=calls).exists()
+    assert ChannelUser.objects.filter(project__organization=acme, online=True).exists()
 
 
 @pytest.mark.django_db(transaction=True)

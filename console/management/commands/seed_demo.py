@@ -1,3 +1,4 @@
+import random
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
@@ -11,6 +12,10 @@ from billing import ledger
 from billing.closing import close_month
 from billing.models import Statement, Transaction
 from console.dates import next_month, previous_month, utc_today
+from network import pulling as network_pulling
+from network import sandbox_traffic
+from network import services as network_services
+from network.models import SandboxCall
 from projects import services as project_services
 from projects.models import Project
 from usage.client import UpstreamClient
@@ -36,6 +41,13 @@ DEMO_PROJECTS = (
     ("Acme Live Classes", Project.Mechanism.APP_ID, False),
     ("Acme Support Calls", Project.Mechanism.SECURED, True),
 )
+# Channel traffic the sandbox network plays on each demo project: minutes ending now, users, kinds of channel.
+DEMO_TRAFFIC = {
+    "Acme Meetings": (180, 26, {"meeting": 85, "one_to_one": 15}),
+    "Acme Live Classes": (180, 32, {"live": 80, "meeting": 20}),
+    "Acme Support Calls": (180, 14, {"one_to_one": 80, "meeting": 20}),
+}
+DEMO_TRAFFIC_FRESH = timedelta(hours=2)  # a project with a call started this recently keeps its traffic
 
 
 class Command(BaseCommand):
@@ -52,6 +64,7 @@ class Command(BaseCommand):
             organization = self.seed()
         self.pull_usage(organization)
         self.bill(organization)
+        self.start_traffic(organization)
         self.stdout.write(self.style.SUCCESS(f"Demo organization {organization.name!r} is ready."))
         for email, _, role in DEMO_USERS:
             self.stdout.write(f"  {email:<22} {role:<18} password: {DEMO_PASSWORD}")
@@ -97,6 +110,41 @@ class Command(BaseCommand):
         if run.status != PullRun.Status.SUCCEEDED:
             raise CommandError(f"Pulling demo usage from the sandbox failed: {run.error}")
         self.stdout.write(f"Pulled {DEMO_USAGE_DAYS} days of usage from the sandbox: {run.rows_written} rows.")
+
+    def start_traffic(self, organization) -> None:
+        """Notifications on for every demo project, and a few hours of traffic on its channels played by the
+        sandbox network, its webhooks delivered to the console over HTTP: ended calls of varied quality, a
+        few refused joins, and live channels with hosts and audience. A project with recent traffic is left
+        as it is, so seeding again adds nothing."""
+        since = timezone.now() - DEMO_TRAFFIC_FRESH
+        admin = Membership.objects.get(organization=organization, user=organization.owner)
+        with local_sandbox() as sandbox_url:
+            for project in organization.projects.filter(name__in=DEMO_TRAFFIC).order_by("name"):
+                network_services.enable(admin, project)
+                if SandboxCall.objects.filter(project=project, started_at__gte=since).exists():
+                    continue
+                minutes, users, mix = DEMO_TRAFFIC[project.name]
+                console_url = sandbox_url.removesuffix("/sandbox")
+                draw = random.Random(f"demo traffic of {project.name}")  # the same story each time
+                report, delivery = sandbox_traffic.run(
+                    project, minutes=minutes, users=users, mix=mix, console_url=console_url, draw=draw
+                )
+                sent = delivery.sent if delivery else 0
+                self.stdout.write(
+                    f"Traffic on {project.name}: {report.calls} calls, {report.sessions} sessions, "
+                    f"{report.refused} refused joins, {report.online_users} users online now; {sent} notifications."
+                )
+            self.pull_network(organization, sandbox_url)
+
+    def pull_network(self, organization, sandbox_url: str) -> None:
+        """Who is online and the calls with their users and metrics, pulled from the sandbox through the same
+        code as the Celery jobs, so that the call inspector has Agora's ids, sessions and charts at once."""
+        upstream = organization.upstream
+        for kind in network_pulling.KINDS:
+            run = network_pulling.create_run(organization, kind, trigger=PullRun.Trigger.DEMO)
+            client = UpstreamClient(sandbox_url, upstream.customer_id, upstream.customer_secret)
+            run = network_pulling.execute(run, client=client)
+            self.stdout.write(f"Pulled {run.get_kind_display().lower()} from the sandbox: {run.get_status_display()}.")
 
     def bill(self, organization) -> None:
         """The last two finished months' statements, each issued when the month close would have issued it,

@@ -13,7 +13,7 @@ from rest_framework.permissions import AllowAny
 
 from accounts import api as accounts_api
 from billing import api as billing_api
-from network import call_api, kicking_api, notification_api
+from network import call_api, channel_api, kicking_api, notification_api
 from projects import api as projects_api
 from projects.converters import ProjectIdConverter
 from tokens import api as tokens_api
@@ -88,6 +88,12 @@ urlpatterns = [
         name="api_kicking_rule",
     ),
     # Calls (call inspector)
+    path(f"{PROJECT}channels/", channel_api.ChannelViewSet.as_view({"get": "online"}), name="api_channels"),
+    path(
+        f"{PROJECT}channels/<str:channel_name>/",
+        channel_api.ChannelViewSet.as_view({"get": "users"}),
+        name="api_channel",
+    ),
     path(f"{PROJECT}calls/", call_api.CallListView.as_view(), name="api_calls"),
     path(f"{PROJECT}calls/<str:id>/", call_api.CallDetailView.as_view(), name="api_call"),
     path(f"{PROJECT}calls/<str:id>/metrics/", call_api.CallMetricsView.as_view(), name="api_call_metrics"),

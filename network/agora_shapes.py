@@ -48,13 +48,15 @@ def whole_number(params: Mapping[str, str], name: str, default: int | None = Non
     return int(text)
 
 
-def page(params: Mapping[str, str], bounds: tuple[int, int, int], *, first: int) -> tuple[int, int]:
-    """(page_no, page_size) checked against `bounds` (min, max, default size); pages count from `first`."""
+def page(
+    params: Mapping[str, str], bounds: tuple[int, int, int], *, first: int, number_param: str = "page_no"
+) -> tuple[int, int]:
+    """(page number, page_size) checked against `bounds` (min, max, default size); pages count from `first`."""
     low, high, default = bounds
-    number = whole_number(params, "page_no", first)
+    number = whole_number(params, number_param, first)
     size = whole_number(params, "page_size", default)
     if number < first:
-        raise QueryError(f"page_no starts at {first}")
+        raise QueryError(f"{number_param} starts at {first}")
     if not low <= size <= high:
         raise QueryError(f"page_size must be between {low} and {high}")
     return number, size

@@ -103,7 +103,9 @@ CALLS = [
     Call("api_kicking_rule", "get", CHANNEL_VIEWERS, on="expired_rule"),
     Call("api_kicking_rule", "patch", CHANNEL_MANAGERS, ok=400, on="expired_rule", body={"seconds": 0}),
     Call("api_kicking_rule", "delete", CHANNEL_MANAGERS, ok=400, on="expired_rule"),
-    # Calls: channels view.
+    # Online channels and calls: channels view.
+    Call("api_channels", "get", CHANNEL_VIEWERS, on="project"),
+    Call("api_channel", "get", CHANNEL_VIEWERS, on="channel"),
     Call("api_calls", "get", CHANNEL_VIEWERS, on="project"),
     Call("api_call", "get", CHANNEL_VIEWERS, on="call"),
     Call("api_call_metrics", "get", CHANNEL_VIEWERS, ok=400, on="call"),  # no uids: 400 once allowed
@@ -130,6 +132,7 @@ def targets(acme) -> dict:
         "role": {"pk": custom.pk},
         "expired_rule": {"project_id": project_id, "rule_id": expired_rule(project).pk},
         "call": {"project_id": project_id, "id": ended_call(project).call_id},
+        "channel": {"project_id": project_id, "channel_name": "room-42"},
     }
 
 

@@ -227,7 +227,10 @@ EXPECTATIONS: dict[str, Expect] = {
         Expect(ok=400, allowed=CHANNEL_VIEWERS, anonymous=401),
     ),
     # The call inspector's native API; metrics without uids is 400.
-    **dict.fromkeys(["api_calls", "api_call"], Expect(allowed=CHANNEL_VIEWERS, anonymous=401, object_url=True)),
+    **dict.fromkeys(
+        ["api_calls", "api_call", "api_channels", "api_channel"],
+        Expect(allowed=CHANNEL_VIEWERS, anonymous=401, object_url=True),
+    ),
     "api_call_metrics": Expect(ok=400, allowed=CHANNEL_VIEWERS, anonymous=401, object_url=True),
     "api_kicking_rule": Expect(allowed=CHANNEL_VIEWERS, anonymous=401, object_url=True),
     # The sandbox upstream takes HTTP Basic credentials of a sandbox upstream, never a session.
@@ -386,6 +389,8 @@ def objects(acme, globex):
         "channels:channel": {"project_id": project_id, "channel_name": "room-42"},
         "channels:call": {"project_id": project_id, "call": a_call(acme).call_id},
         "api_calls": {"project_id": project_id},
+        "api_channels": {"project_id": project_id},
+        "api_channel": {"project_id": project_id, "channel_name": "room-42"},
         **dict.fromkeys(["api_call", "api_call_metrics"], {"project_id": project_id, "id": "65a1b2c3d4e5f60718293a4b"}),
         "channels:kick": {"project_id": project_id, "channel_name": "room-42", "uid": 42},
         "channels:new_rule": {"project_id": project_id},

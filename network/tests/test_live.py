@@ -233,3 +233,36 @@ def test_finance_may_not_query_channels(busy, acme, client):
         f"/dev/v1/channel/{busy.app_id}", headers={"Authorization": "Basic " + base64.b64encode(pair).decode()}
     )
     assert response.status_code == 403
+
+
+# The native API -----------------------------------------------------------------------------------------
+
+
+def test_the_native_api_pages_the_online_channels(busy, acme, client_for):
+    client = client_for(acme.users["product_operation"])
+    answer = client.get(f"/api/v1/projects/{busy.project_id}/channels/", {"page_size": 1}).json()
+    assert answer["total"] == 2 and answer["page"] == 1
+    [room] = answer["channels"]
+    assert (room["channel_name"], room["users"], room["hosts"], room["audience"]) == ("room-1", 5, 2, 3)
+    second = client.get(f"/api/v1/projects/{busy.project_id}/channels/", {"page_size": 1, "page": 2}).json()
+    assert [row["channel_name"] for row in second["channels"]] == ["lobby"]
+    assert client.get(f"/api/v1/projects/{busy.project_id}/channels/", {"page": 9}).json()["channels"] == []
+
+
+@pytest.mark.parametrize("params", [{"page": 0}, {"page_size": 501}, {"page": "x"}, {"page_size": "1\x00"}])
+def test_bad_pages_are_400(busy, acme, client_for, params):
+    response = client_for(acme.users["engineer"]).get(f"/api/v1/projects/{busy.project_id}/channels/", params)
+    assert response.status_code == 400 and response.json()["message"]
+
+
+def test_the_native_api_lists_a_channels_users(busy, acme, client_for):
+    client = client_for(acme.users["engineer"])
+    users = client.get(f"/api/v1/projects/{busy.project_id}/channels/room-1/").json()["users"]
+    assert [(user["uid"], user["role"]) for user in users][:2] == [(1, "Host"), (2, "Host")]
+    assert {user["platform"] for user in users} == {"Web"}
+    assert client.get(f"/api/v1/projects/{busy.project_id}/channels/ghost/").json()["users"] == []
+
+
+def test_the_native_api_keeps_to_the_organization(busy, globex, acme, client_for):
+    assert client_for(globex.users["admin"]).get(f"/api/v1/projects/{busy.project_id}/channels/").status_code == 404
+    assert client_for(acme.users["finance"]).get(f"/api/v1/projects/{busy.project_id}/channels/").status_code == 403

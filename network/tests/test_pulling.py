@@ -33,7 +33,7 @@ from usage import sandbox as usage_sandbox
 from usage import services as usage_services
 from usage import tasks as usage_tasks
 from usage.client import UpstreamClient, UpstreamError, read_channel_users, read_metrics, time_spans
-from usage.models import PullRun
+from usage.models import PullRun, Upstream
 from usage.pulling import MAX_RESUMES
 from usage.tests.test_client import Reply, Sleeps
 from usage.tests.worker_process import STALE_AFTER, Workers, broker, wait_for  # noqa: F401  (broker: the fixture)
@@ -301,6 +301,14 @@ def test_channel_requests_are_paced(acme, agora, settings):
     sleeps = Sleeps()
     pull(acme, CHANNELS, project=project, client=client_of(acme, sleep=sleeps))
     assert len(agora.seen) == 3 and len(sleeps) == 2 and all(0 < s <= 0.25 for s in sleeps)
+
+
+def test_the_built_in_sandbox_is_not_paced(settings):
+    """The sandbox sets no request limits (seed_demo pulls from it at once); a real upstream is paced."""
+    settings.NETWORK_CHANNEL_QPS = 4
+    assert pulling._min_interval(PullRun.Kind.CHANNELS, Upstream(base_url="")) == 0
+    assert pulling._min_interval(PullRun.Kind.CHANNELS, Upstream(base_url="https://api.agora.io")) == 0.25
+    assert pulling._min_interval(PullRun.Kind.CALLS, Upstream(base_url="https://api.agora.io")) > 0
 
 
 # Calls -------------------------------------------------------------------------------------------------

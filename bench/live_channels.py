@@ -62,7 +62,8 @@ def fill(channels: int):
     print(f"channel users: {rows:,} rows inserted (COPY) and vacuumed in {time.perf_counter() - started:.1f} s")
     membership = Membership.objects.get(user=admin, organization=organization)
     credential = create_credential(membership, "bench")
-    return admin, busy, (credential.credential.customer_id, credential.secret)
+    empty = Project.objects.create(organization=organization, name="Empty project")
+    return admin, busy, empty, (credential.credential.customer_id, credential.secret)
 
 
 def report(label: str, timings: list[float], queries: int | None = None, targeted: bool = False) -> bool:
@@ -76,7 +77,7 @@ def report(label: str, timings: list[float], queries: int | None = None, targete
     return not targeted or p95 < TARGET_MS
 
 
-def measure(admin, busy, credential, runs: int) -> bool:
+def measure(admin, busy, empty, credential, runs: int) -> bool:
     import base64
 
     from django.db import connection as default_connection
@@ -109,6 +110,9 @@ def measure(admin, busy, credential, runs: int) -> bool:
     ok &= report("live channels page, search 'room-09'", timed(get(f"{page}?q=room-09"), runs))
     ok &= report("live channels page, page 100", timed(get(f"{page}?page=100"), runs))
     ok &= report("query only: count + first 50", timed(first_page, runs))
+    ok &= report(
+        "an empty project's page (the page's own cost)", timed(get(f"/projects/{empty.project_id}/channels/"), runs)
+    )
     agora = f"/dev/v1/channel/{busy.app_id}?page_size=500"
     ok &= report("GET /dev/v1/channel (500 per page)", timed(get(agora, Authorization=basic), runs))
     return ok
@@ -125,8 +129,8 @@ def main() -> None:
         from django.test.utils import override_settings
 
         override_settings(API_RATE_LIMIT_PER_SECOND=1_000_000).enable()  # the figures are the query's, not the limit's
-        admin, busy, credential = fill(args.channels)
-        measure(admin, busy, credential, args.runs)
+        admin, busy, empty, credential = fill(args.channels)
+        measure(admin, busy, empty, credential, args.runs)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 channels (through network.kicking, which asks the upstream and keeps the rule). The list and the channel page
 refresh themselves (console.js, data-live-refresh)."""
 
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -67,7 +69,9 @@ def live_channels(request, project_id):
         per_page=50,
     )
     now = timezone.now()
-    for row in changelist.page.object_list:  # labels made here: the date and timesince filters cost ~0.1 ms a row
+    channels = reverse("channels:live", args=[project.project_id])
+    for row in changelist.page.object_list:  # made here: {% url %} and the date filters cost ~0.2 ms a row
+        row["url"] = f"{channels}{quote(row['channel_name'], safe='')}/"
         row["since_label"] = (
             f"{moment_label(row['since'])} · {time_left_label(now - row['since'])}" if row["since"] else "—"
         )

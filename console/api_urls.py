@@ -3,6 +3,8 @@
 Paths are written out (no router) so that each URL name says what it is; every name starts with "api_".
 """
 
+import threading
+
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.http import JsonResponse
@@ -37,6 +39,18 @@ api_docs = csp_update({"style-src": [UNSAFE_INLINE], "img-src": ["data:"], "work
         url_name="api_schema", permission_classes=[AllowAny], template_name="console/api_docs.html"
     )
 )
+
+
+class SchemaView(SpectacularAPIView):
+    """One schema built at a time per process: drf-spectacular resolves its extensions on first use, and two
+    threads doing it at once (gunicorn's gthread workers) can break it with a 500."""
+
+    building = threading.Lock()
+
+    def get(self, request, *args, **kwargs):
+        with self.building:
+            return super().get(request, *args, **kwargs)
+
 
 projects = projects_api.ProjectViewSet
 certificates = projects_api.CertificateViewSet
@@ -122,7 +136,7 @@ urlpatterns = [
     path("v1/roles/<int:pk>/", accounts_api.RoleViewSet.as_view({"get": "retrieve"}), name="api_role"),
     path("v1/audit/", accounts_api.AuditViewSet.as_view({"get": "list"}), name="api_audit"),
     # The schema and its docs describe the API to anyone; every endpoint still checks its caller.
-    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api_schema"),
+    path("schema/", SchemaView.as_view(permission_classes=[AllowAny]), name="api_schema"),
     path("docs/", api_docs, name="api_docs"),
     re_path(r"^(?P<rest>v1/[\s\S]*)", no_such_endpoint),  # last: what nothing above matched (newlines too)
 ]

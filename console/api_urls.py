@@ -47,9 +47,9 @@ class SchemaView(SpectacularAPIView):
 
     building = threading.Lock()
 
-    def get(self, request, *args, **kwargs):
+    def dispatch(self, request, *args, **kwargs):  # not get(): its schema description stays the library's
         with self.building:
-            return super().get(request, *args, **kwargs)
+            return super().dispatch(request, *args, **kwargs)
 
 
 projects = projects_api.ProjectViewSet

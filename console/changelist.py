@@ -42,6 +42,10 @@ class Changelist:
     empty_text: str = ""
     per_page: int = 25
     toolbar_links: list[dict] = field(default_factory=list)  # e.g. [{"label": "Export CSV", "url": ...}]
+    empty_hint: str = ""  # what to try when nothing shows, filtered or not
+    clear_url: str = "?"  # where "Clear the filters" leads
+    table_class: str = ""  # a class of the page's own stylesheet for the table
+    sort_note: str = ""  # a word on the order chosen (shown above the table)
 
     def __post_init__(self):
         self.params = self.request.GET

@@ -159,6 +159,9 @@ def call_search(request, project_id):
             Column(""),
         ],
         row_template="network/rows/call.html",
+        table_class="calls",
+        empty_hint="Try a longer time range, such as the last 7 or 30 days.",
+        clear_url="?" + urlencode({"range": query.preset}) if query.preset != "custom" else "?",
         empty_title="No calls in this time range",
         empty_text="Calls appear when the first user joins a channel (webhooks) and get their users and quality "
         "once Agora Analytics has them (the analytics pull).",
@@ -173,10 +176,8 @@ def call_search(request, project_id):
         "range_from": _local(query.start),
         "range_to": _local(query.end),
         "range_label": f"{_utc(query.start, seconds=False)} to {_utc(query.end, seconds=False)} UTC",
-        "count_cap": calls.COUNT_CAP,
         "min_audio_freeze": "" if query.min_audio_freeze is None else f"{query.min_audio_freeze:g}",
         "min_video_freeze": "" if query.min_video_freeze is None else f"{query.min_video_freeze:g}",
-        "clear_url": "?" + urlencode({"range": query.preset}) if query.preset != "custom" else "?",
         "audio_bad": f"{agora_shapes.AUDIO_FREEZE_BAD:.0%}",
         "video_bad": f"{agora_shapes.VIDEO_FREEZE_BAD:.0%}",
     }

@@ -108,7 +108,7 @@ def test_ops_member_finds_a_call_and_reads_its_charts(live_server, acme, traffic
     shoot(page, "17c-02-calls-filtered")
     page.get_by_label("Channel name or call ID").fill("no-such-channel")
     page.get_by_role("button", name="Search").click()
-    expect(page.get_by_role("heading", name="No call matches these filters")).to_be_visible()
+    expect(page.get_by_role("heading", name="Nothing matches these filters")).to_be_visible()
     page.get_by_role("link", name="Clear filters").first.click()
     expect(rows).to_have_count(5)
 

@@ -192,7 +192,7 @@ def test_empty_states_say_what_to_do(acme, client):
     page = client.get(calls_url(project)).content.decode()
     assert "No calls in this time range" in page and "last 7 or 30 days" in page
     page = client.get(calls_url(project), {"q": "nothing-here"}).content.decode()
-    assert "No call matches these filters" in page and "clear the filters" in page
+    assert "Nothing matches these filters" in page and "Clear the filters" in page
 
 
 BAD_SEARCHES = [

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -105,7 +105,11 @@ def live_channel(request, project_id, channel_name):
 
 
 def _channel_url(project, channel_name) -> str:
-    return reverse("channels:channel", args=[project.project_id, channel_name])
+    """The channel's page; the live channel list for a name no channel page can have (a "/" in it, say)."""
+    try:
+        return reverse("channels:channel", args=[project.project_id, channel_name])
+    except NoReverseMatch:
+        return reverse("channels:live", args=[project.project_id])
 
 
 @member_required("channels", "manage")

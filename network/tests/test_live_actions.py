@@ -114,3 +114,10 @@ def test_another_organizations_rule_is_404(upstream, project, support, globex, a
     assert outsider.post(f"{base(project)}/rules/{rule.pk}/lift/").status_code == 404
     assert outsider.post(f"{base(globex.projects[0])}/rules/{rule.pk}/lift/").status_code == 404
     assert KickingRule.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["a/b", "/", ""])
+def test_a_channel_name_no_page_can_have_leads_back_to_the_list(upstream, project, support, name):
+    response = support.get(f"{base(project)}/rules/new/", {"channel_name": name})
+    assert response.status_code == 200
+    assert f'<a class="button" href="{base(project)}/channels/">Cancel</a>' in response.content.decode()

@@ -30,6 +30,7 @@ from accounts import audit
 from accounts.models import Organization, User
 from console import metrics
 from console.dates import utc_today
+from console.refusals import RuleViolation
 from projects.models import Project
 
 from .client import UpstreamClient, UpstreamError
@@ -468,3 +469,22 @@ def recent_window(today: date | None = None) -> tuple[date, date]:
 register_kind(
     PullRun.Kind.USAGE, execute_run, resumed_action="usage.pull_resumed", abandoned_action="usage.pull_abandoned"
 )
+
+
+def chosen_upstreams(org_slug: str | None, project_id: str | None) -> tuple[QuerySet[Upstream], Project | None]:
+    """The upstreams a pull command works through (its --org and --project), in id order, and the project asked
+    for; RuleViolation says which of them does not exist or that no upstream matches."""
+    upstreams = Upstream.objects.select_related("organization").order_by("pk")
+    if org_slug:
+        if not Organization.objects.filter(slug=org_slug).exists():
+            raise RuleViolation(f"No organization with the slug {org_slug!r}.")
+        upstreams = upstreams.filter(organization__slug=org_slug)
+    project = None
+    if project_id:
+        project = Project.objects.filter(project_id=project_id).first()
+        if project is None:
+            raise RuleViolation(f"No project with the ID {project_id!r}.")
+        upstreams = upstreams.filter(organization=project.organization)
+    if not upstreams.exists():
+        raise RuleViolation("No organization with an upstream matches.")
+    return upstreams, project

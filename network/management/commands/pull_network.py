@@ -6,12 +6,13 @@ from contextlib import nullcontext
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization
+from console.refusals import RuleViolation
 from network import pulling
 from projects.models import Project
 from usage.client import UpstreamClient
 from usage.local_sandbox import local_sandbox as local_sandbox_url
 from usage.models import PullRun, Upstream
+from usage.pulling import chosen_upstreams
 
 
 class Command(BaseCommand):
@@ -38,19 +39,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, channels: bool, calls: bool, org, project, local_sandbox: bool, **options):
         kinds = [kind for kind, wanted in ((PullRun.Kind.CHANNELS, channels), (PullRun.Kind.CALLS, calls)) if wanted]
-        upstreams = Upstream.objects.select_related("organization").order_by("pk")
-        if org:
-            if not Organization.objects.filter(slug=org).exists():
-                raise CommandError(f"No organization with the slug {org!r}.")
-            upstreams = upstreams.filter(organization__slug=org)
-        target = None
-        if project:
-            target = Project.objects.filter(project_id=project).first()
-            if target is None:
-                raise CommandError(f"No project with the ID {project!r}.")
-            upstreams = upstreams.filter(organization=target.organization)
-        if not upstreams.exists():
-            raise CommandError("No organization with an upstream matches.")
+        try:
+            upstreams, target = chosen_upstreams(org, project)
+        except RuleViolation as refusal:
+            raise CommandError(str(refusal)) from None
         if local_sandbox and not settings.USAGE_SANDBOX:
             raise CommandError("--local-sandbox needs USAGE_SANDBOX=true.")
         failed = 0

@@ -4,12 +4,11 @@ from datetime import date
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization
-from projects.models import Project
+from console.refusals import RuleViolation
 from usage.client import UpstreamClient
 from usage.local_sandbox import local_sandbox as local_sandbox_url
-from usage.models import PullRun, Upstream
-from usage.pulling import create_run, execute_run
+from usage.models import PullRun
+from usage.pulling import chosen_upstreams, create_run, execute_run
 
 
 def _day(value: str) -> date:
@@ -43,19 +42,10 @@ class Command(BaseCommand):
         day_from, day_to = _day(day_from), _day(day_to)
         if day_from > day_to:
             raise CommandError("--from is after --to.")
-        upstreams = Upstream.objects.select_related("organization")
-        if org:
-            upstreams = upstreams.filter(organization__slug=org)
-            if not Organization.objects.filter(slug=org).exists():
-                raise CommandError(f"No organization with the slug {org!r}.")
-        target = None
-        if project:
-            target = Project.objects.filter(project_id=project).first()
-            if target is None:
-                raise CommandError(f"No project with the ID {project!r}.")
-            upstreams = upstreams.filter(organization=target.organization)
-        if not upstreams.exists():
-            raise CommandError("No organization with a usage upstream matches.")
+        try:
+            upstreams, target = chosen_upstreams(org, project)
+        except RuleViolation as refusal:
+            raise CommandError(str(refusal)) from None
         if local_sandbox and not settings.USAGE_SANDBOX:
             raise CommandError("--local-sandbox needs USAGE_SANDBOX=true.")
         failed = 0

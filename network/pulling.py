@@ -52,6 +52,7 @@ from usage.pulling import (
     register_kind,
     save_if_still_mine,
 )
+from usage.pulling import create_run as create_usage_run
 
 from . import ncs
 from .models import Call, CallSession, ChannelUser, MetricSeries
@@ -120,16 +121,7 @@ def create_run(
         raise ValueError(f"Not a network pull: {kind!r}")
     now = timezone.now()
     day_from = (now - settings.NETWORK_CALLS_WINDOW).date() if kind == PullRun.Kind.CALLS else now.date()
-    return PullRun.objects.create(
-        organization=organization,
-        project=project,
-        kind=kind,
-        trigger=trigger,
-        started_by=user,
-        date_from=day_from,
-        date_to=now.date(),
-        heartbeat_at=now,
-    )
+    return create_usage_run(organization, day_from, now.date(), trigger=trigger, project=project, user=user, kind=kind)
 
 
 def pending(organization: Organization, kind: str) -> QuerySet[PullRun]:

@@ -180,12 +180,14 @@ def create_run(
     trigger: str,
     project: Project | None = None,
     user: User | None = None,
+    kind: str = PullRun.Kind.USAGE,
 ) -> PullRun:
     if day_from > day_to:
         raise ValueError("The start date is after the end date.")
     return PullRun.objects.create(
         organization=organization,
         project=project,
+        kind=kind,
         trigger=trigger,
         started_by=user,
         date_from=day_from,

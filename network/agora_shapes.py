@@ -230,10 +230,8 @@ def rule_answer(
 # Call analytics (section 3.2 to 3.4) ----------------------------------------------------------------
 
 
-def call_list_answer(calls: Iterable[Mapping], *, total: int, page_no: int, page_size: int) -> dict:
-    """`calls`: mappings with call_id, cname, created_ts, destroyed_ts, finished, call_pcu, call_acu,
-    call_audio_freeze_rate, call_video_freeze_rate (Agora's names)."""
-    rows = list(calls)
+def _paged(key: str, rows: Iterable[Mapping], *, total: int, page_no: int, page_size: int) -> dict:
+    """Agora Analytics' paged answer: the page's rows under `key`, and whether more follow."""
     return {
         "code": 200,
         "message": "",
@@ -241,23 +239,20 @@ def call_list_answer(calls: Iterable[Mapping], *, total: int, page_no: int, page
         "page_no": page_no,
         "page_size": page_size,
         "has_more": page_no * page_size < total,
-        "call_lists": rows,
+        key: list(rows),
     }
+
+
+def call_list_answer(calls: Iterable[Mapping], *, total: int, page_no: int, page_size: int) -> dict:
+    """`calls`: mappings with call_id, cname, created_ts, destroyed_ts, finished, call_pcu, call_acu,
+    call_audio_freeze_rate, call_video_freeze_rate (Agora's names)."""
+    return _paged("call_lists", calls, total=total, page_no=page_no, page_size=page_size)
 
 
 def sessions_answer(sessions: Iterable[Mapping], *, total: int, page_no: int, page_size: int) -> dict:
     """`sessions`: mappings with sid, cname, uid, account, network, platform, speaker, roles, sdk_version,
     device_type, join_ts, leave_ts, finished, user_audio_freeze_rate, user_video_freeze_rate."""
-    rows = list(sessions)
-    return {
-        "code": 200,
-        "message": "",
-        "total_size": total,
-        "page_no": page_no,
-        "page_size": page_size,
-        "has_more": page_no * page_size < total,
-        "call_info": rows,
-    }
+    return _paged("call_info", sessions, total=total, page_no=page_no, page_size=page_size)
 
 
 def metrics_answer(series: Mapping[str, Iterable[tuple[int, int, list]]]) -> dict:

@@ -17,7 +17,7 @@ from console.refusals import RuleViolation
 from console.views import CONFIRM_METHODS, confirm_then_act
 from projects.models import Project
 
-from . import kicking, live
+from . import agora_shapes, kicking, live
 from .forms import ExtendForm, RuleForm
 from .models import KickingRule
 from .pages import project_for, render_project_page
@@ -89,7 +89,7 @@ def live_channels(request, project_id):
 @require_safe
 def live_channel(request, project_id, channel_name):
     project = project_for(request, project_id)
-    members = list(live.channel_members(project, channel_name)[: live.agora_shapes.MAX_AUDIENCE_LISTED])
+    members = list(live.channel_members(project, channel_name)[: agora_shapes.MAX_AUDIENCE_LISTED])
     changes = live.role_changes(project, channel_name, [member.uid for member in members])
     for member in members:
         member.role_changes = changes.get(member.uid, [])
